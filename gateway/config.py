@@ -1,0 +1,170 @@
+"""Settings: environment variables prefixed ``CPNI_GATEWAY_`` plus CLI flags.
+
+A bad value stops startup with one line naming the variable
+(:class:`ConfigError`). ``DATABASE_URL`` is accepted as is.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from gateway.authz.model import Regime
+
+PREFIX = "CPNI_GATEWAY_"
+DEMO_JWT_SECRET = "cpni-gateway-demo-secret-change-me-in-production"
+
+T = TypeVar("T")
+
+
+class ConfigError(Exception):
+    """A configuration value is invalid; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Query limits of SPEC section 7."""
+
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 5_000
+    max_cost: int = 500_000
+    max_body_bytes: int = 1024 * 1024
+    max_page_size: int = 100
+    max_usage_page: int = 500
+    request_timeout_s: float = 10.0
+    statement_timeout_s: float = 5.0
+    pool_acquire_timeout_s: float = 2.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    data_dir: Path = Path(".cpni-gateway")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    regime: Regime = Regime.OPT_OUT
+    graphiql: bool = True
+    jwt_secret: str | None = None
+    jwt_issuer: str = "cpni-gateway"
+    jwt_audience: str = "cpni-gateway"
+    jwt_algorithms: tuple[str, ...] = ("HS256",)
+    jwt_public_key_file: Path | None = None
+    policy_dir: Path | None = None
+    pool_min_size: int = 1
+    pool_max_size: int = 10
+    audit_retention_days: int = 730
+    server_timing: bool = False
+    limits: Limits = field(default_factory=Limits)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with the given non-None values replaced (CLI flags win)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def signing_key(self) -> str:
+        """The HS256 secret: configured, or the demo secret."""
+        return self.jwt_secret or DEMO_JWT_SECRET
+
+
+def _parse(env: Mapping[str, str], name: str, convert: Callable[[str], T], default: T) -> T:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return convert(raw)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{PREFIX}{name}: invalid value {raw!r} ({exc})") from None
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if value <= 0:
+        raise ValueError("must be a positive number")
+    return value
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _regime(raw: str) -> Regime:
+    try:
+        return Regime(raw.strip().lower())
+    except ValueError:
+        raise ValueError("expected opt_out or opt_in") from None
+
+
+def _algorithms(raw: str) -> tuple[str, ...]:
+    allowed = {"HS256", "RS256", "ES256", "EdDSA"}
+    algs = tuple(a.strip() for a in raw.split(",") if a.strip())
+    bad = [a for a in algs if a not in allowed]
+    if not algs or bad:
+        raise ValueError(f"expected a comma-separated subset of {sorted(allowed)}")
+    return algs
+
+
+def _database_url(raw: str) -> str:
+    if not raw.startswith(("postgresql://", "postgres://")):
+        raise ValueError("expected a postgresql:// URL")
+    return raw
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from the environment; raise :class:`ConfigError` on a bad value."""
+    env = os.environ if env is None else env
+    database_url = env.get(PREFIX + "DATABASE_URL") or env.get("DATABASE_URL") or None
+    if database_url is not None:
+        name = "DATABASE_URL" if env.get("DATABASE_URL") == database_url else PREFIX + "DATABASE_URL"
+        try:
+            _database_url(database_url)
+        except ValueError as exc:
+            raise ConfigError(f"{name}: invalid value ({exc})") from None
+    limits = Limits(
+        max_depth=_parse(env, "MAX_DEPTH", _positive_int, 12),
+        max_aliases=_parse(env, "MAX_ALIASES", _positive_int, 30),
+        max_tokens=_parse(env, "MAX_TOKENS", _positive_int, 5_000),
+        max_cost=_parse(env, "MAX_COST", _positive_int, 500_000),
+        max_body_bytes=_parse(env, "MAX_BODY_BYTES", _positive_int, 1024 * 1024),
+        max_page_size=_parse(env, "MAX_PAGE_SIZE", _positive_int, 100),
+        max_usage_page=_parse(env, "MAX_USAGE_PAGE", _positive_int, 500),
+        request_timeout_s=_parse(env, "REQUEST_TIMEOUT", _positive_float, 10.0),
+        statement_timeout_s=_parse(env, "STATEMENT_TIMEOUT", _positive_float, 5.0),
+        pool_acquire_timeout_s=_parse(env, "POOL_ACQUIRE_TIMEOUT", _positive_float, 2.0),
+    )
+    key_file = _parse(env, "JWT_PUBLIC_KEY_FILE", Path, None)
+    return Settings(
+        database_url=database_url,
+        data_dir=_parse(env, "DATA_DIR", Path, Path(".cpni-gateway")),
+        host=env.get(PREFIX + "HOST") or "127.0.0.1",
+        port=_parse(env, "PORT", _positive_int, 8000),
+        workers=_parse(env, "WORKERS", _positive_int, 1),
+        regime=_parse(env, "REGIME", _regime, Regime.OPT_OUT),
+        graphiql=_parse(env, "GRAPHIQL", _bool, True),
+        jwt_secret=env.get(PREFIX + "JWT_SECRET") or None,
+        jwt_issuer=env.get(PREFIX + "JWT_ISSUER") or "cpni-gateway",
+        jwt_algorithms=_parse(env, "JWT_ALGORITHMS", _algorithms, ("HS256",)),
+        jwt_public_key_file=key_file,
+        policy_dir=_parse(env, "POLICY_DIR", Path, None),
+        pool_min_size=_parse(env, "POOL_MIN_SIZE", _positive_int, 1),
+        pool_max_size=_parse(env, "POOL_MAX_SIZE", _positive_int, 10),
+        audit_retention_days=_parse(env, "AUDIT_RETENTION_DAYS", _positive_int, 730),
+        server_timing=_parse(env, "SERVER_TIMING", _bool, False),
+        limits=limits,
+    )

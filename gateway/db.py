@@ -1,0 +1,148 @@
+"""PostgreSQL: the embedded server, the connection pool and migrations.
+
+With no ``DATABASE_URL`` the gateway runs an embedded PostgreSQL (pgserver)
+in the data directory and reuses it on the next start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from gateway.config import Settings
+
+# A constant key for pg_advisory_lock: two processes migrating at once
+# take turns instead of racing on CREATE TABLE.
+MIGRATION_LOCK_KEY = 0x43504E49  # "CPNI"
+
+
+class DatabaseError(Exception):
+    """The database cannot be reached or prepared (message is safe to print)."""
+
+
+def embedded_database_url(data_dir: Path) -> str:
+    """Start (or reuse) the embedded PostgreSQL in ``data_dir`` and return its URL."""
+    with warnings.catch_warnings():
+        # platformdirs warns at import when XDG_RUNTIME_DIR is unset.
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    pgdata = (data_dir / "pgdata").resolve()
+    pgdata.mkdir(parents=True, exist_ok=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # cleanup_mode=None: the server outlives this process, so the
+            # next `serve` or `db` command reuses it instead of restarting.
+            server = pgserver.get_server(pgdata, cleanup_mode=None)
+    except Exception as exc:  # pgserver raises plain exceptions
+        raise DatabaseError(f"could not start the embedded PostgreSQL in {pgdata}: {exc}") from None
+    return str(server.get_uri())
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """``DATABASE_URL`` if configured, else the embedded server's URL."""
+    if settings.database_url:
+        return settings.database_url
+    return embedded_database_url(settings.data_dir)
+
+
+async def create_pool(settings: Settings, dsn: str, **overrides: Any) -> asyncpg.Pool:
+    """A pool whose every wait is bounded: connect, acquire, command, statement."""
+    limits = settings.limits
+    statement_ms = int(limits.statement_timeout_s * 1000)
+    options: dict[str, Any] = {
+        "min_size": settings.pool_min_size,
+        "max_size": settings.pool_max_size,
+        "timeout": limits.pool_acquire_timeout_s,
+        "command_timeout": limits.statement_timeout_s + 1.0,
+        "max_inactive_connection_lifetime": 300.0,
+        "server_settings": {
+            "statement_timeout": str(statement_ms),
+            "lock_timeout": str(statement_ms),
+            "idle_in_transaction_session_timeout": str(statement_ms * 2),
+            "application_name": "cpni-gateway",
+        },
+    }
+    options.update(overrides)
+    try:
+        pool = await asyncpg.create_pool(dsn, **options)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        raise DatabaseError(f"could not connect to PostgreSQL: {type(exc).__name__}") from None
+    assert pool is not None
+    return pool
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def load_migrations() -> list[Migration]:
+    """The ordered SQL files in ``gateway/migrations`` (``NNNN_name.sql``)."""
+    found = []
+    for entry in resources.files("gateway.migrations").iterdir():
+        if entry.name.endswith(".sql"):
+            version, _, rest = entry.name.partition("_")
+            found.append(Migration(int(version), rest.removesuffix(".sql"), entry.read_text()))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise DatabaseError(f"duplicate migration versions in gateway/migrations: {versions}")
+    return found
+
+
+async def migrate(conn: asyncpg.Connection) -> list[Migration]:
+    """Apply the migrations not yet applied, each once, in order; return those applied.
+
+    Safe when several processes start at once: they serialize on an advisory lock.
+    """
+    await conn.execute(
+        """
+        CREATE TABLE IF NOT EXISTS schema_migrations (
+            version     integer PRIMARY KEY,
+            name        text NOT NULL,
+            checksum    text NOT NULL,
+            applied_at  timestamptz NOT NULL DEFAULT now()
+        )
+        """
+    )
+    applied: list[Migration] = []
+    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+    try:
+        done = {
+            r["version"]: r["checksum"]
+            for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")
+        }
+        for migration in load_migrations():
+            if migration.version in done:
+                if done[migration.version] != migration.checksum:
+                    raise DatabaseError(
+                        f"migration {migration.version:04d}_{migration.name}.sql changed "
+                        "after it was applied; add a new migration instead"
+                    )
+                continue
+            async with conn.transaction():
+                await conn.execute(migration.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                    migration.version,
+                    migration.name,
+                    migration.checksum,
+                )
+            applied.append(migration)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+    return applied

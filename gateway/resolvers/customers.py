@@ -1,0 +1,126 @@
+"""Customers: by id, by phone, and filtered pages (PUBLIC and SUBSCRIBER_LIST data)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gateway.resolvers.database import Database
+from gateway.resolvers.rows import AddressRow, ContactRow, CustomerRow
+
+CUSTOMER_COLUMNS = "id, account_number, segment, status, name, listed_phone"
+
+
+def _customer(record: object) -> CustomerRow:
+    return CustomerRow(**dict(record))  # type: ignore[call-overload]
+
+
+async def customers_by_id(db: Database, ids: Sequence[int]) -> list[CustomerRow | None]:
+    rows = await db.fetch(
+        f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = ANY($1::bigint[])", list(ids)
+    )
+    found = {r["id"]: _customer(r) for r in rows}
+    return [found.get(i) for i in ids]
+
+
+async def contacts_by_customer(db: Database, ids: Sequence[int]) -> list[ContactRow | None]:
+    rows = await db.fetch(
+        "SELECT customer_id, email, contact_phone FROM customer_contacts"
+        " WHERE customer_id = ANY($1::bigint[])",
+        list(ids),
+    )
+    found = {r["customer_id"]: ContactRow(**dict(r)) for r in rows}
+    return [found.get(i) for i in ids]
+
+
+async def addresses(db: Database, keys: Sequence[tuple[int, str]]) -> list[AddressRow | None]:
+    """Addresses keyed by ``(customer_id, kind)``; one query for all kinds."""
+    rows = await db.fetch(
+        "SELECT customer_id, kind, line1, city, state, postal_code FROM addresses"
+        " WHERE customer_id = ANY($1::bigint[]) AND kind = ANY($2::text[])",
+        list({k[0] for k in keys}),
+        list({k[1] for k in keys}),
+    )
+    found = {(r["customer_id"], r["kind"]): AddressRow(**dict(r)) for r in rows}
+    return [found.get(k) for k in keys]
+
+
+@dataclass(frozen=True)
+class PhoneMatch:
+    """A customer whose number matched, and through which kind of number."""
+
+    customer: CustomerRow
+    listed: bool  # matched the published (SUBSCRIBER_LIST) number
+    contact: bool  # matched the contact (CONTACT) number
+
+
+async def customers_by_phone(db: Database, phone: str) -> list[PhoneMatch]:
+    rows = await db.fetch(
+        f"""
+        SELECT {", ".join("c." + c.strip() for c in CUSTOMER_COLUMNS.split(","))},
+               c.listed_phone = $1 AS listed,
+               coalesce(k.contact_phone = $1, false) AS contact
+        FROM customers c LEFT JOIN customer_contacts k ON k.customer_id = c.id
+        WHERE c.listed_phone = $1 OR k.contact_phone = $1
+        ORDER BY c.id
+        LIMIT 10
+        """,
+        phone,
+    )
+    return [
+        PhoneMatch(
+            CustomerRow(
+                r["id"], r["account_number"], r["segment"], r["status"], r["name"], r["listed_phone"]
+            ),
+            listed=bool(r["listed"]),
+            contact=bool(r["contact"]),
+        )
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class CustomerQuery:
+    """A page request over customers; None means no condition."""
+
+    after_id: int
+    limit: int
+    segment: str | None = None
+    status: str | None = None
+    state: str | None = None
+    name_prefix: str | None = None
+    service_category: str | None = None
+
+
+async def customer_page(db: Database, query: CustomerQuery) -> list[CustomerRow]:
+    """Customers after ``after_id`` matching the SQL-side conditions, by id."""
+    conditions = ["c.id > $1"]
+    args: list[object] = [query.after_id]
+
+    def arg(value: object) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if query.segment is not None:
+        conditions.append(f"c.segment = {arg(query.segment)}")
+    if query.status is not None:
+        conditions.append(f"c.status = {arg(query.status)}")
+    if query.name_prefix is not None:
+        escaped = query.name_prefix.lower().replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+        conditions.append(f"lower(c.name) LIKE {arg(escaped + '%')}")
+    if query.state is not None:
+        conditions.append(
+            "EXISTS (SELECT 1 FROM addresses a WHERE a.customer_id = c.id"
+            f" AND a.kind = 'SERVICE' AND a.state = {arg(query.state)})"
+        )
+    if query.service_category is not None:
+        conditions.append(
+            "EXISTS (SELECT 1 FROM services s WHERE s.customer_id = c.id"
+            f" AND s.status <> 'DISCONNECTED' AND s.category = {arg(query.service_category)})"
+        )
+    sql = (
+        f"SELECT {', '.join('c.' + c.strip() for c in CUSTOMER_COLUMNS.split(','))}"
+        f" FROM customers c WHERE {' AND '.join(conditions)}"
+        f" ORDER BY c.id LIMIT {arg(query.limit)}"
+    )
+    return [_customer(r) for r in await db.fetch(sql, *args)]

@@ -1,0 +1,24 @@
+"""The database handle resolvers use: a pool plus a per-request round-trip count."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+
+class Database:
+    """Runs queries on the pool and counts SQL round trips for this request."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.round_trips = 0
+
+    async def fetch(self, sql: str, *args: Any) -> Sequence[asyncpg.Record]:
+        self.round_trips += 1
+        return await self.pool.fetch(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        self.round_trips += 1
+        return await self.pool.fetchrow(sql, *args)

@@ -1,0 +1,112 @@
+"""Per-request state: who calls, for what purpose, loaders and decisions.
+
+Built fresh for every request in the ASGI app; nothing here outlives it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import asyncpg
+
+from gateway.authz.model import Category, Decision, Division, Purpose, ServiceCategory
+from gateway.resolvers.loaders import Loaders
+from gateway.schema.errors import ServiceUnavailableError
+
+if TYPE_CHECKING:
+    from gateway.authz.decide import Authorizer
+
+
+@dataclass
+class CustomerAccess:
+    """What one request disclosed and denied about one customer (for the audit trail)."""
+
+    disclosed: set[Category] = field(default_factory=set)
+    denied: set[Category] = field(default_factory=set)
+    policy_ids: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """The approved campaign a marketing request runs under."""
+
+    id: str
+    categories: frozenset[Category]
+
+
+class Decisions:
+    """Asks the authorizer about this request's customers and remembers every answer."""
+
+    def __init__(
+        self,
+        authorizer: Authorizer,
+        division: Division,
+        purpose: Purpose,
+        loaders: Loaders,
+        campaign: Campaign | None = None,
+    ) -> None:
+        self.authorizer = authorizer
+        self.division = division
+        self.purpose = purpose
+        self.loaders = loaders
+        self.campaign_categories = campaign.categories if campaign else None
+        self.by_customer: dict[int, CustomerAccess] = {}
+        self._memo: dict[tuple[int, Category, str | None], Decision] = {}
+
+    def _access(self, customer_id: int) -> CustomerAccess:
+        access = self.by_customer.get(customer_id)
+        if access is None:
+            access = self.by_customer[customer_id] = CustomerAccess()
+        return access
+
+    def note_public(self, customer_id: int) -> None:
+        """A customer appeared in the response with its PUBLIC fields."""
+        self._access(customer_id).disclosed.add(Category.PUBLIC)
+
+    async def check(
+        self, customer_id: int, category: Category, service_category: str | None = None
+    ) -> Decision:
+        """The decision for one category of one customer (and service), recorded."""
+        key = (customer_id, category, service_category)
+        decision = self._memo.get(key)
+        if decision is None:
+            try:
+                facts = await self.loaders.facts.load(customer_id)
+            except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
+                raise ServiceUnavailableError("customer facts unavailable") from exc
+            if facts is None:
+                decision = Decision(False, ())
+            else:
+                decision = self.authorizer.decide(
+                    self.division,
+                    self.purpose,
+                    category,
+                    facts,
+                    service_category=ServiceCategory(service_category) if service_category else None,
+                    campaign_categories=self.campaign_categories,
+                )
+            self._memo[key] = decision
+        self._record(customer_id, category, decision)
+        return decision
+
+    def _record(self, customer_id: int, category: Category, decision: Decision) -> None:
+        access = self._access(customer_id)
+        (access.disclosed if decision.allowed else access.denied).add(category)
+        access.policy_ids.update(decision.policy_ids)
+
+
+@dataclass
+class RequestContext:
+    request_id: str
+    client: str
+    division: Division
+    purpose: Purpose
+    purposes: frozenset[Purpose]
+    loaders: Loaders
+    decisions: Decisions
+    campaign: Campaign | None = None
+    idempotency_key: str | None = None
+    max_page_size: int = 100
+    max_usage_page: int = 500
+    pool: asyncpg.Pool | None = None

@@ -1,0 +1,95 @@
+"""Scalars and enums of the public graph."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import NewType
+
+import strawberry
+
+from gateway.authz.model import Purpose as PurposeEnum
+from gateway.authz.model import ServiceCategory as ServiceCategoryEnum
+
+
+def _bigint(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("BigInt must be an integer")
+    return int(value)
+
+
+BigInt = strawberry.scalar(
+    NewType("BigInt", int),
+    name="BigInt",
+    description="A 64-bit integer, serialized as a JSON number.",
+    serialize=int,
+    parse_value=_bigint,
+)
+
+Purpose = strawberry.enum(PurposeEnum, name="Purpose", description="Declared purpose of use (X-Purpose).")
+ServiceCategory = strawberry.enum(ServiceCategoryEnum, name="ServiceCategory")
+
+
+@strawberry.enum
+class Segment(StrEnum):
+    RESIDENTIAL = "RESIDENTIAL"
+    BUSINESS = "BUSINESS"
+
+
+@strawberry.enum
+class CustomerStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    TERMINATED = "TERMINATED"
+
+
+@strawberry.enum
+class ServiceStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"
+    DISCONNECTED = "DISCONNECTED"
+
+
+@strawberry.enum
+class CpniApprovalStatus(StrEnum):
+    OPT_IN = "OPT_IN"
+    OPT_OUT = "OPT_OUT"
+    NONE = "NONE"
+
+
+@strawberry.enum
+class ApprovalScope(StrEnum):
+    CPNI = "CPNI"
+    LOCATION = "LOCATION"
+
+
+@strawberry.enum
+class NoticeMethod(StrEnum):
+    MAIL = "MAIL"
+    EMAIL = "EMAIL"
+
+
+@strawberry.enum
+class Direction(StrEnum):
+    OUTBOUND = "OUTBOUND"
+    INBOUND = "INBOUND"
+    DATA = "DATA"
+
+
+@strawberry.enum
+class InvoiceStatus(StrEnum):
+    OPEN = "OPEN"
+    PAID = "PAID"
+    OVERDUE = "OVERDUE"
+    VOID = "VOID"
+
+
+@strawberry.enum
+class PaymentKind(StrEnum):
+    CARD = "CARD"
+    BANK_ACCOUNT = "BANK_ACCOUNT"
+    INVOICE = "INVOICE"
+
+
+@strawberry.enum
+class CampaignStatus(StrEnum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
