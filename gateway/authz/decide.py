@@ -1,0 +1,215 @@
+"""The decision: a pure function of its inputs, evaluated by Cedar, memoized.
+
+`Authorizer` is built once per loaded policy (in the ASGI lifespan) and
+shared by all requests. Its memo is keyed on the full input tuple, with the
+customer's facts reduced to what the policies read, never on a customer id or
+a caller, so sharing it across requests leaks nothing: two customers with the
+same facts get the same answer anyway. A reload builds a new `Authorizer` and
+so a new, empty memo.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+import cedarpy
+
+from gateway.authz.model import Action, Category, Decision, Division, Facts, Purpose, Regime, ServiceCategory
+from gateway.authz.policy import PolicyBundle
+from gateway.authz.space import Point, categories_named, facts_read, points, reduce
+
+MEMO_SIZE = 65_536
+
+# (division, purpose, category, service category, campaign categories, reduced facts)
+Key = tuple[Division, Purpose, Category, ServiceCategory | None, frozenset[Category] | None, Facts]
+
+_ERROR_POLICY = re.compile(r"policy `([^`]+)`")
+
+
+class Authorizer:
+    """Decides, with Cedar, what a division may do for a declared purpose."""
+
+    def __init__(self, bundle: PolicyBundle, regime: Regime) -> None:
+        self.bundle = bundle
+        self.regime = Regime(regime)
+        self.divisions: Mapping[str, Division] = bundle.divisions
+        self._policies = cedarpy.PolicySet.from_str(bundle.policies_text)
+        # Cedar names policies positionally (policy0, ...); reasons map back to @id.
+        self._ids = {
+            internal: template.annotations.get("id", internal)
+            for internal, template in self._policies.to_pst().static_policies.items()
+        }
+        self.facts_read = facts_read(bundle.policies_text)
+        self._named = categories_named(bundle.policies_text)
+        self._entities: dict[Division, cedarpy.Entities] = {}
+        self._decide = lru_cache(maxsize=MEMO_SIZE)(self._decide_key)
+        self._perform = lru_cache(maxsize=1024)(self._perform_key)
+        self._ever = lru_cache(maxsize=4096)(self._ever_key)
+
+    def decide(
+        self,
+        division: Division,
+        purpose: Purpose,
+        category: Category,
+        facts: Facts,
+        *,
+        service_category: ServiceCategory | None = None,
+        campaign_categories: frozenset[Category] | None = None,
+    ) -> Decision:
+        """May `division`, declaring `purpose`, read `category` of a customer with `facts`?
+
+        `service_category` is the category of the service the data belongs to
+        (service-scoped data only); `campaign_categories` the categories the
+        approved campaign names (marketing purposes only).
+        """
+        key: Key = (
+            division,
+            Purpose(purpose),
+            Category(category),
+            service_category,
+            campaign_categories,
+            reduce(facts, self.facts_read),
+        )
+        return self._decide(key)
+
+    def decide_many(
+        self,
+        division: Division,
+        purpose: Purpose,
+        category: Category,
+        at: Iterable[Point],
+        *,
+        campaign_categories: frozenset[Category] | None = None,
+    ) -> list[Decision]:
+        """`decide` at many points in one Cedar batch, bypassing the memo (for the matrix)."""
+        keys = [
+            (division, purpose, category, p.service_category, campaign_categories, p.facts)
+            for p in at
+        ]
+        return self._evaluate([self._read_request(k) for k in keys], division)
+
+    def may_perform(self, division: Division, purpose: Purpose, action: Action) -> Decision:
+        """May `division`, declaring `purpose`, perform an operation that reads no customer data?"""
+        if Action(action) is Action.READ:
+            raise ValueError("`read` depends on a customer: use Authorizer.decide")
+        return self._perform((division, Purpose(purpose), Action(action)))
+
+    def may_ever(
+        self,
+        division: Division,
+        purpose: Purpose,
+        category: Category,
+        *,
+        campaign_categories: frozenset[Category] | None = None,
+    ) -> bool:
+        """Is there any customer (and service) for which the read would be allowed?
+
+        A filter on a category that is never readable is refused outright.
+        """
+        return self._ever((division, Purpose(purpose), Category(category), campaign_categories))
+
+    def points(self, division: Division, category: Category) -> list[Point]:
+        """The fact space `may_ever` and the matrix enumerate for this division and category."""
+        return list(points(division, category, self.facts_read, self._named))
+
+    def cache_info(self) -> Any:
+        """Hits and misses of the decision memo (for metrics and tests)."""
+        return self._decide.cache_info()
+
+    # -- evaluation -------------------------------------------------------
+
+    def _decide_key(self, key: Key) -> Decision:
+        return self._evaluate([self._read_request(key)], key[0])[0]
+
+    def _perform_key(self, key: tuple[Division, Purpose, Action]) -> Decision:
+        division, purpose, action = key
+        request = {
+            "principal": _division_uid(division),
+            "action": {"type": "Action", "id": action.value},
+            "resource": {"type": "Gateway", "id": "cpni-gateway"},
+            "context": {"purpose": purpose.value, "regime": self.regime.value},
+        }
+        return self._evaluate([request], division)[0]
+
+    def _ever_key(
+        self, key: tuple[Division, Purpose, Category, frozenset[Category] | None]
+    ) -> bool:
+        division, purpose, category, campaign = key
+        at = points(division, category, self.facts_read, self._named)
+        decisions = self.decide_many(division, purpose, category, at, campaign_categories=campaign)
+        return any(d.allowed for d in decisions)
+
+    def _read_request(self, key: Key) -> dict[str, Any]:
+        division, purpose, category, service_category, campaign, facts = key
+        context: dict[str, Any] = {
+            "purpose": purpose.value,
+            "regime": self.regime.value,
+            "customer": {
+                "subscribed": sorted(c.value for c in facts.subscribed),
+                "subscribedCount": len(facts.subscribed),
+                "terminated": facts.terminated,
+                "business": facts.business,
+                "cpniApproval": facts.cpni_approval.value,
+                "noticeInWindow": facts.notice_in_window,
+                "locationApproved": facts.location_approved,
+            },
+        }
+        if service_category is not None:
+            context["serviceCategory"] = ServiceCategory(service_category).value
+        if campaign is not None:
+            context["campaignCategories"] = [
+                {"__entity": {"type": "DataCategory", "id": Category(c).value}}
+                for c in sorted(campaign)
+            ]
+        return {
+            "principal": _division_uid(division),
+            "action": {"type": "Action", "id": Action.READ.value},
+            "resource": {"type": "DataCategory", "id": category.value},
+            "context": context,
+        }
+
+    def _evaluate(self, requests: Sequence[dict[str, Any]], division: Division) -> list[Decision]:
+        if not requests:
+            return []
+        results = cedarpy.is_authorized_batch(list(requests), self._policies, self._entities_for(division))
+        return [self._decision(r) for r in results]
+
+    def _decision(self, result: cedarpy.AuthzResult) -> Decision:
+        errors = result.diagnostics.errors
+        if errors:
+            # Cedar skips a policy whose evaluation fails; a skipped forbid
+            # could turn into an allow, so fail closed instead.
+            failed = {self._ids.get(m, m) for e in errors for m in _ERROR_POLICY.findall(e)}
+            return Decision(False, tuple(sorted(failed)))
+        ids = tuple(sorted({self._ids.get(r, r) for r in result.diagnostics.reasons}))
+        return Decision(result.allowed, ids)
+
+    def _entities_for(self, division: Division) -> cedarpy.Entities:
+        entities = self._entities.get(division)
+        if entities is None:
+            if len(self._entities) > 1024:  # ad hoc divisions (tests); the registry is small
+                self._entities.clear()
+            entities = cedarpy.Entities.from_json_str(json.dumps([_division_entity(division)]))
+            self._entities[division] = entities
+        return entities
+
+
+def _division_uid(division: Division) -> dict[str, str]:
+    return {"type": "Division", "id": division.id}
+
+
+def _division_entity(division: Division) -> dict[str, Any]:
+    return {
+        "uid": _division_uid(division),
+        "attrs": {
+            "recipientClass": division.recipient_class.value,
+            "ownCategory": division.own_category.value if division.own_category else "",
+            "hasOwnCategory": division.own_category is not None,
+            "purposes": sorted(p.value for p in division.purposes),
+        },
+        "parents": [],
+    }

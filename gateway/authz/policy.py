@@ -1,0 +1,305 @@
+"""Loading and validating the policy directory.
+
+The only module of `gateway.authz` that reads files. A policy directory holds
+`schema.cedarschema`, the Cedar policies (`*.cedar`), the division registry
+`divisions.toml` and policy test cases (`tests/*.toml`, read by `cases.py`).
+Validation is a step of its own with its own result: `load_policy` either
+returns a bundle whose every policy parsed, carries `@id` and `@cite`, and
+passed Cedar's validator against the schema, or raises `PolicyError` listing
+every problem, each naming its file and policy id.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import TypeVar
+
+import cedarpy
+from cedarpy import pst
+
+from gateway.authz.model import Category, Division, Purpose, RecipientClass, ServiceCategory
+
+SCHEMA_FILE = "schema.cedarschema"
+REGISTRY_FILE = "divisions.toml"
+REQUIRED_ANNOTATIONS = ("id", "cite")
+_E = TypeVar("_E", RecipientClass, ServiceCategory, Purpose)
+_DIVISION_FIELDS = frozenset({"description", "recipient_class", "own_category", "purposes"})
+
+
+class PolicyError(Exception):
+    """The policy directory is invalid; `.problems` lists each problem on one line.
+
+    Each problem names the file and, where there is one, the policy id:
+    "policies/cpni.cedar: policy `care-reads-cpni`: unknown attribute `segmnt`".
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True)
+class PolicyBundle:
+    """A validated policy directory, ready to build an `Authorizer` from."""
+
+    directory: Path
+    policies_text: str  # every *.cedar file, concatenated in file-name order
+    schema: str  # the Cedar schema text
+    divisions: Mapping[str, Division]
+    annotations: Mapping[str, Mapping[str, str]]  # policy id -> {"id": .., "cite": .., ...}
+    source: Mapping[str, tuple[str, int]]  # policy id -> (file, line of its first annotation)
+    effects: Mapping[str, str] = field(default_factory=dict)  # policy id -> "permit" | "forbid"
+    warnings: tuple[str, ...] = ()
+
+
+def default_policy_dir() -> Path:
+    """The policy directory to use when none is given.
+
+    `CPNI_GATEWAY_POLICY_DIR` if set; else `policies/` of the source checkout;
+    else the copy shipped in the wheel (`gateway/_policies`).
+    """
+    configured = os.environ.get("CPNI_GATEWAY_POLICY_DIR")
+    if configured:
+        return Path(configured)
+    checkout = Path(__file__).resolve().parents[2] / "policies"
+    if checkout.is_dir():
+        return checkout
+    return Path(__file__).resolve().parents[1] / "_policies"
+
+
+def load_policy(directory: Path | None = None) -> PolicyBundle:
+    """Read, parse and validate a policy directory; raise `PolicyError` if invalid."""
+    directory = Path(directory) if directory is not None else default_policy_dir()
+    if not directory.is_dir():
+        raise PolicyError([f"{_show(directory)}: not a policy directory"])
+    problems: list[str] = []
+    schema_text = _read_schema(directory, problems)
+    files = sorted(directory.glob("*.cedar"))
+    if not files:
+        problems.append(f"{_show(directory)}: no *.cedar policy files")
+    texts: list[str] = []
+    annotations: dict[str, Mapping[str, str]] = {}
+    source: dict[str, tuple[str, int]] = {}
+    effects: dict[str, str] = {}
+    permitted: set[str] = set()
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        texts.append(text)
+        for template in _parse_file(path, text, problems):
+            _check_policy(path, text, template, annotations, source, effects, problems)
+            if template.effect == "permit":
+                permitted |= _categories_named(template)
+        if schema_text is not None:
+            _validate_file(path, text, schema_text, problems)
+    divisions = _read_registry(directory / REGISTRY_FILE, problems)
+    if problems:
+        raise PolicyError(problems)
+    assert schema_text is not None  # a missing schema is a problem above
+    warnings = tuple(
+        f"{_show(directory)}: no policy permits category {c} for anyone"
+        for c in Category
+        if c.value not in permitted
+    )
+    return PolicyBundle(
+        directory=directory,
+        policies_text="\n".join(texts),
+        schema=schema_text,
+        divisions=MappingProxyType(divisions),
+        annotations=MappingProxyType(annotations),
+        source=MappingProxyType(source),
+        effects=MappingProxyType(effects),
+        warnings=warnings,
+    )
+
+
+def _show(path: Path) -> str:
+    """A path as messages show it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _read_schema(directory: Path, problems: list[str]) -> str | None:
+    path = directory / SCHEMA_FILE
+    if not path.is_file():
+        problems.append(f"{_show(path)}: missing Cedar schema")
+        return None
+    text = path.read_text(encoding="utf-8")
+    try:
+        cedarpy.Schema.from_str(text)
+    except ValueError as exc:
+        problems.append(f"{_show(path)}: invalid schema: {_one_line(str(exc))}")
+        return None
+    return text
+
+
+def _parse_file(path: Path, text: str, problems: list[str]) -> list[pst.Template]:
+    """Parse one file; on a syntax error find which policy has it (Cedar gives no line)."""
+    try:
+        parsed = cedarpy.policies_to_pst(text)
+    except ValueError:
+        for line, chunk in _chunks(text):
+            try:
+                cedarpy.policies_to_pst(chunk)
+            except ValueError as exc:
+                problems.append(
+                    f"{_show(path)}:{line}: policy `{_id_in(chunk)}`: "
+                    f"syntax error: {_one_line(str(exc))}"
+                )
+        return []
+    for template in parsed.templates.values():
+        problems.append(
+            f"{_show(path)}: policy `{template.annotations.get('id', template.id)}`: "
+            "templates (?principal/?resource) are not allowed"
+        )
+    return list(parsed.static_policies.values())
+
+
+def _check_policy(
+    path: Path,
+    text: str,
+    template: pst.Template,
+    annotations: dict[str, Mapping[str, str]],
+    source: dict[str, tuple[str, int]],
+    effects: dict[str, str],
+    problems: list[str],
+) -> None:
+    policy_id = template.annotations.get("id", "")
+    line = _line_of(text, policy_id)
+    label = policy_id or f"<no @id, line {line}>"
+    for name in REQUIRED_ANNOTATIONS:
+        if not template.annotations.get(name, "").strip():
+            problems.append(f"{_show(path)}: policy `{label}`: missing @{name} annotation")
+    if not policy_id:
+        return
+    if policy_id in source:
+        first = source[policy_id]
+        problems.append(
+            f"{_show(path)}: policy `{policy_id}`: duplicate @id (also {first[0]}:{first[1]})"
+        )
+        return
+    annotations[policy_id] = MappingProxyType(dict(template.annotations))
+    source[policy_id] = (_show(path), line)
+    effects[policy_id] = template.effect
+
+
+def _validate_file(path: Path, text: str, schema_text: str, problems: list[str]) -> None:
+    result = cedarpy.validate_policies(text, schema_text)
+    if result.validation_passed:
+        return
+    names = result.id_annotations_by_policy_id
+    for error in result.errors:
+        if not error.policy_id:
+            continue  # a parse error, already reported with its policy by _parse_file
+        label = names.get(error.policy_id, error.policy_id)
+        message = error.error.replace(f"for policy `{error.policy_id}`, ", "")
+        problems.append(f"{_show(path)}: policy `{label}`: {_one_line(message)}")
+
+
+def _read_registry(path: Path, problems: list[str]) -> dict[str, Division]:
+    shown = _show(path)
+    if not path.is_file():
+        problems.append(f"{shown}: missing division registry")
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(f"{shown}: invalid TOML: {exc}")
+        return {}
+    table = data.get("divisions")
+    if not isinstance(table, dict) or not table:
+        problems.append(f"{shown}: expected a [divisions.<id>] table per division")
+        return {}
+    divisions: dict[str, Division] = {}
+    for division_id, entry in table.items():
+        division = _division(shown, division_id, entry, problems)
+        if division is not None:
+            divisions[division_id] = division
+    return divisions
+
+
+def _division(shown: str, division_id: str, entry: object, problems: list[str]) -> Division | None:
+    where = f"{shown}: division `{division_id}`"
+    if not isinstance(entry, dict):
+        problems.append(f"{where}: expected a table")
+        return None
+    before = len(problems)
+    for unknown in sorted(set(entry) - _DIVISION_FIELDS):
+        problems.append(f"{where}: unknown field `{unknown}`")
+    recipient = _enum(RecipientClass, entry.get("recipient_class"), f"{where}: recipient class", problems)
+    own: ServiceCategory | None = None
+    if "own_category" in entry:
+        own = _enum(ServiceCategory, entry["own_category"], f"{where}: own category", problems)
+    raw_purposes = entry.get("purposes")
+    purposes: set[Purpose] = set()
+    if not isinstance(raw_purposes, list) or not raw_purposes:
+        problems.append(f"{where}: `purposes` must be a non-empty list")
+    else:
+        for raw in raw_purposes:
+            purpose = _enum(Purpose, raw, f"{where}: purpose", problems)
+            if purpose is not None:
+                purposes.add(purpose)
+    if len(problems) > before or recipient is None:
+        return None
+    return Division(division_id, recipient, own, frozenset(purposes))
+
+
+def _enum(kind: type[_E], raw: object, what: str, problems: list[str]) -> _E | None:
+    try:
+        return kind(raw)
+    except ValueError:
+        known = ", ".join(m.value for m in kind)
+        problems.append(f"{what}: unknown value `{raw}` (known: {known})")
+        return None
+
+
+def _categories_named(template: pst.Template) -> set[str]:
+    """Data categories a permit names; one naming none may permit every category."""
+    named = {uid.id for uid in pst.entity_uids(template) if uid.type.basename == "DataCategory"}
+    return named or {c.value for c in Category}
+
+
+_ID = re.compile(r'@id\(\s*"((?:[^"\\]|\\.)*)"\s*\)')
+
+
+def _id_in(chunk: str) -> str:
+    match = _ID.search(chunk)
+    return match.group(1) if match else "<no @id>"
+
+
+def _line_of(text: str, policy_id: str) -> int:
+    for match in _ID.finditer(text):
+        if match.group(1) == policy_id:
+            return text.count("\n", 0, match.start()) + 1
+    return 1
+
+
+def _chunks(text: str) -> list[tuple[int, str]]:
+    """Split policy text into (first line, text) per policy, to locate syntax errors.
+
+    A policy starts at a line beginning (column 0) with `@`, `permit` or
+    `forbid` after the previous policy's closing `;`.
+    """
+    chunks: list[tuple[int, list[str]]] = []
+    closed = True
+    for number, line in enumerate(text.splitlines(), start=1):
+        code = line.split("//", 1)[0].rstrip()
+        if closed and re.match(r"(@|permit\b|forbid\b)", line):
+            chunks.append((number, []))
+            closed = False
+        if chunks:
+            chunks[-1][1].append(line)
+        if code.endswith(";"):
+            closed = True
+    return [(start, "\n".join(lines)) for start, lines in chunks]
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
