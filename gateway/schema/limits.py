@@ -82,7 +82,7 @@ def limit_rules(max_depth: int, max_aliases: int) -> list[type[ASTValidationRule
 
 
 def _int_argument(node: FieldNode, name: str, variables: Mapping[str, Any]) -> int | None:
-    for argument in node.arguments:
+    for argument in node.arguments or ():
         if argument.name.value != name:
             continue
         value = argument.value

@@ -17,13 +17,16 @@ def _bigint(value: object) -> int:
     return int(value)
 
 
-BigInt = strawberry.scalar(
-    NewType("BigInt", int),
-    name="BigInt",
-    description="A 64-bit integer, serialized as a JSON number.",
-    serialize=int,
-    parse_value=_bigint,
-)
+BigInt = NewType("BigInt", int)
+
+SCALAR_MAP = {
+    BigInt: strawberry.scalar(
+        name="BigInt",
+        description="A 64-bit integer, serialized as a JSON number.",
+        serialize=int,
+        parse_value=_bigint,
+    )
+}
 
 Purpose = strawberry.enum(PurposeEnum, name="Purpose", description="Declared purpose of use (X-Purpose).")
 ServiceCategory = strawberry.enum(ServiceCategoryEnum, name="ServiceCategory")

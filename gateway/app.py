@@ -1,0 +1,186 @@
+"""The ASGI application: Starlette routes, lifespan-built process state, body limit.
+
+Process state (pool, policy, schema, pipeline) is built once in the lifespan
+and kept on ``app.state``; per-request state is built by the endpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.http.ides import get_graphql_ide_html
+
+from gateway.audit import AuditWriter
+from gateway.auth import TokenVerifier
+from gateway.authz.decide import Authorizer
+from gateway.authz.policy import PolicyBundle, load_policy
+from gateway.campaigns import CampaignGate
+from gateway.config import Settings, load_settings
+from gateway.db import create_pool, resolve_database_url
+from gateway.endpoint import GraphQLEndpoint, error_response
+from gateway.metrics import Metrics
+from gateway.schema import build_schema
+
+log = logging.getLogger("cpni_gateway")
+
+
+@dataclass
+class Runtime:
+    """What the lifespan builds and the routes use."""
+
+    settings: Settings
+    bundle: PolicyBundle
+    authorizer: Authorizer
+    pool: asyncpg.Pool
+    endpoint: GraphQLEndpoint
+    metrics: Metrics
+
+
+class BodyLimit:
+    """Plain ASGI middleware: refuse request bodies over ``max_bytes`` with 413."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    too_large = int(value) > self.max_bytes
+                except ValueError:
+                    too_large = True
+                if too_large:
+                    await self._refuse(scope, receive, send)
+                    return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response("PAYLOAD_TOO_LARGE", "The request body is too large", "-")
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def graphql(request: Request) -> Response:
+    runtime = _runtime(request)
+    if request.method == "GET":
+        if not runtime.settings.graphiql:
+            return error_response("BAD_REQUEST", "GraphiQL is disabled; POST GraphQL requests", "-")
+        html = get_graphql_ide_html("graphiql")
+        return HTMLResponse(html)
+    return await runtime.endpoint(request)
+
+
+async def healthz(request: Request) -> Response:
+    return PlainTextResponse("ok\n")
+
+
+async def readyz(request: Request) -> Response:
+    runtime = _runtime(request)
+    checks: dict[str, str] = {"policy": "ok" if runtime.authorizer is not None else "missing"}
+    try:
+        async with runtime.pool.acquire() as conn:
+            await conn.fetchval("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:  # readiness reports, never raises
+        checks["database"] = f"unavailable ({type(exc).__name__})"
+    ready = all(v == "ok" for v in checks.values())
+    body = orjson.dumps({"ready": ready, "checks": checks})
+    return Response(body, status_code=200 if ready else 503, media_type="application/json")
+
+
+async def metrics(request: Request) -> Response:
+    return PlainTextResponse(_runtime(request).metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+async def policy_page(request: Request) -> Response:
+    from gateway.policy_page import render_policy_page  # noqa: PLC0415
+
+    runtime = _runtime(request)
+    return HTMLResponse(render_policy_page(runtime.authorizer))
+
+
+def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> Starlette:
+    """The gateway as an ASGI app; state is built when the lifespan starts."""
+    settings = settings or load_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        bundle = load_policy(settings.policy_dir)
+        for warning in bundle.warnings:
+            log.warning("policy: %s", warning)
+        authorizer = Authorizer(bundle, settings.regime)
+        dsn = database_url or resolve_database_url(settings)
+        pool = await create_pool(settings, dsn)
+        schema = build_schema()
+        metrics_ = Metrics()
+        endpoint = GraphQLEndpoint(
+            settings=settings,
+            schema=schema._schema,
+            executor_class=schema.execution_context_class,
+            authorizer=authorizer,
+            verifier=TokenVerifier(settings, bundle.divisions),
+            pool=pool,
+            audit=AuditWriter(pool, settings.regime),
+            campaigns=CampaignGate(pool),
+            metrics=metrics_,
+        )
+        app.state.runtime = Runtime(settings, bundle, authorizer, pool, endpoint, metrics_)
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics),
+            Route("/policy", policy_page),
+        ],
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
+    return app
+
+
+def asgi_factory() -> Any:
+    """Entry point for ``uvicorn --factory gateway.app:asgi_factory`` (worker processes)."""
+    return create_app()

@@ -1,0 +1,315 @@
+"""POST /graphql: authenticate, parse and validate (cached), execute, audit, answer.
+
+Every refusal maps to one public error code and HTTP status (SPEC section 4).
+No response carries a stack trace, SQL, a driver name, a file path, a token
+or a "Did you mean" suggestion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import asyncpg
+import orjson
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    execute,
+    parse,
+    specified_rules,
+    validate,
+)
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.audit import AuditUnavailable, AuditWriter
+from gateway.auth import AuthError, Caller, TokenVerifier, choose_purpose
+from gateway.authz.decide import Authorizer
+from gateway.campaigns import CampaignGate
+from gateway.config import Settings
+from gateway.metrics import Metrics
+from gateway.resolvers.database import Database
+from gateway.resolvers.loaders import Loaders
+from gateway.schema.context import Decisions, RequestContext
+from gateway.schema.errors import ServiceUnavailableError
+from gateway.schema.limits import check_cost, limit_rules
+
+log = logging.getLogger("cpni_gateway.request")
+
+STATUS_BY_CODE = {
+    "GRAPHQL_PARSE_FAILED": 400,
+    "GRAPHQL_VALIDATION_FAILED": 400,
+    "QUERY_TOO_COMPLEX": 400,
+    "BAD_USER_INPUT": 400,
+    "BAD_REQUEST": 400,
+    "UNAUTHENTICATED": 401,
+    "PURPOSE_REQUIRED": 400,
+    "PURPOSE_NOT_ALLOWED": 403,
+    "CAMPAIGN_REQUIRED": 403,
+    "FORBIDDEN": 403,
+    "PAYLOAD_TOO_LARGE": 413,
+    "SERVICE_UNAVAILABLE": 503,
+    "TIMEOUT": 504,
+    "INTERNAL_SERVER_ERROR": 500,
+}
+
+# Errors raised inside resolvers that mean "a backing store is unavailable".
+UNAVAILABLE = (ServiceUnavailableError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
+
+class Refusal(Exception):
+    """A request answered with one error and no data."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def error_response(code: str, message: str, request_id: str, extra: Mapping[str, Any] | None = None) -> Response:
+    body = {"errors": [{"message": message, "extensions": {"code": code, **(extra or {})}}]}
+    return json_response(body, STATUS_BY_CODE[code], request_id)
+
+
+def json_response(body: Any, status: int, request_id: str, headers: Mapping[str, str] | None = None) -> Response:
+    all_headers = {"X-Request-Id": request_id, "Cache-Control": "no-store", **(headers or {})}
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=all_headers)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A parsed and validated document (cached by its text: it depends on nothing else)."""
+
+    document: DocumentNode | None
+    code: str | None = None
+    messages: tuple[str, ...] = ()
+
+
+def _strip_suggestions(message: str) -> str:
+    cut = message.find(" Did you mean")
+    return message if cut < 0 else message[:cut]
+
+
+class GraphQLEndpoint:
+    """The request pipeline; one per process, built in the lifespan."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        schema: GraphQLSchema,
+        executor_class: Any,
+        authorizer: Authorizer,
+        verifier: TokenVerifier,
+        pool: asyncpg.Pool,
+        audit: AuditWriter,
+        campaigns: CampaignGate,
+        metrics: Metrics,
+    ) -> None:
+        self.settings = settings
+        self.schema = schema
+        self.executor_class = executor_class
+        self.authorizer = authorizer
+        self.verifier = verifier
+        self.pool = pool
+        self.audit = audit
+        self.campaigns = campaigns
+        self.metrics = metrics
+        limits = settings.limits
+        self._rules = [*specified_rules, *limit_rules(limits.max_depth, limits.max_aliases)]
+        self.prepare = lru_cache(maxsize=1024)(self._prepare)
+
+    def _prepare(self, query: str) -> Prepared:
+        try:
+            document = parse(query, max_tokens=self.settings.limits.max_tokens, no_location=False)
+        except GraphQLError as exc:
+            if "token limit" in exc.message.lower() or "tokens" in exc.message.lower():
+                return Prepared(None, "QUERY_TOO_COMPLEX", ("Query has too many tokens",))
+            return Prepared(None, "GRAPHQL_PARSE_FAILED", (_strip_suggestions(exc.message),))
+        errors = validate(self.schema, document, self._rules, max_errors=20, hide_suggestions=True)
+        if errors:
+            too_complex = [e for e in errors if (e.extensions or {}).get("code") == "QUERY_TOO_COMPLEX"]
+            if too_complex:
+                return Prepared(None, "QUERY_TOO_COMPLEX", tuple(e.message for e in too_complex))
+            return Prepared(None, "GRAPHQL_VALIDATION_FAILED", tuple(_strip_suggestions(e.message) for e in errors))
+        return Prepared(document)
+
+    async def __call__(self, request: Request) -> Response:
+        request_id = secrets.token_hex(8)
+        with self.metrics.timed() as outcome:
+            response = await self._handle(request, request_id)
+            outcome.status = response.status_code
+        return response
+
+    async def _handle(self, request: Request, request_id: str) -> Response:
+        try:
+            caller = self.verifier.verify(request.headers.get("authorization"))
+            purpose = choose_purpose(caller, request.headers.get("x-purpose"))
+        except AuthError as exc:
+            return error_response(exc.code, exc.message, request_id)
+        try:
+            body = await self._body(request)
+        except Refusal as exc:
+            return error_response(exc.code, exc.message, request_id)
+        try:
+            return await asyncio.wait_for(
+                self._run(request, request_id, caller, purpose, body),
+                timeout=self.settings.limits.request_timeout_s,
+            )
+        except TimeoutError:
+            return error_response("TIMEOUT", "The request took longer than its time budget", request_id)
+        except AuthError as exc:
+            return error_response(exc.code, exc.message, request_id)
+        except Refusal as exc:
+            return error_response(exc.code, exc.message, request_id)
+        except (AuditUnavailable, *UNAVAILABLE) as exc:
+            log.warning("request %s: service unavailable (%s)", request_id, type(exc).__name__)
+            return error_response("SERVICE_UNAVAILABLE", "Service temporarily unavailable", request_id)
+        except Exception as exc:  # the last line of defence: masked
+            log.error("request %s: unexpected %s", request_id, type(exc).__name__)
+            return error_response("INTERNAL_SERVER_ERROR", "Internal server error", request_id)
+
+    async def _body(self, request: Request) -> dict[str, Any]:
+        content_type = request.headers.get("content-type", "")
+        if "json" not in content_type:
+            raise Refusal("BAD_REQUEST", "Send a JSON body with Content-Type: application/json")
+        raw = await request.body()
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise Refusal("BAD_REQUEST", "The body is not valid JSON") from None
+        if isinstance(body, list):
+            raise Refusal("BAD_REQUEST", "Batched operations are not supported")
+        if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+            raise Refusal("BAD_REQUEST", "The body needs a `query` string")
+        variables = body.get("variables")
+        if variables is not None and not isinstance(variables, dict):
+            raise Refusal("BAD_USER_INPUT", "`variables` must be an object")
+        name = body.get("operationName")
+        if name is not None and not isinstance(name, str):
+            raise Refusal("BAD_REQUEST", "`operationName` must be a string")
+        return body
+
+    async def _run(
+        self, request: Request, request_id: str, caller: Caller, purpose: Any, body: dict[str, Any]
+    ) -> Response:
+        prepared = self.prepare(body["query"])
+        if prepared.document is None:
+            assert prepared.code is not None
+            errors = [{"message": m, "extensions": {"code": prepared.code}} for m in prepared.messages]
+            return json_response({"errors": errors}, STATUS_BY_CODE[prepared.code], request_id)
+        document = prepared.document
+        operation_name = body.get("operationName")
+        operation = _operation(document, operation_name)
+        variables = body.get("variables") or {}
+        try:
+            check_cost(
+                document,
+                operation,
+                variables,
+                max_cost=self.settings.limits.max_cost,
+                max_page_size=self.settings.limits.max_page_size,
+                max_usage_page=self.settings.limits.max_usage_page,
+            )
+        except GraphQLError as exc:
+            raise Refusal("QUERY_TOO_COMPLEX", exc.message) from None
+        if operation.operation == OperationType.SUBSCRIPTION:
+            raise Refusal("BAD_REQUEST", "Subscriptions are not supported")
+
+        campaign = await self.campaigns.require(request.headers.get("x-campaign-id"), caller, purpose)
+        db = Database(self.pool)
+        loaders = Loaders(db)
+        ctx = RequestContext(
+            request_id=request_id,
+            client=caller.client,
+            division=caller.division,
+            purpose=purpose,
+            purposes=caller.purposes,
+            loaders=loaders,
+            decisions=Decisions(self.authorizer, caller.division, purpose, loaders, campaign),
+            campaign=campaign,
+            idempotency_key=request.headers.get("idempotency-key"),
+            max_page_size=self.settings.limits.max_page_size,
+            max_usage_page=self.settings.limits.max_usage_page,
+            pool=self.pool,
+        )
+        result = execute(
+            self.schema,
+            document,
+            context_value=ctx,
+            variable_values=variables,
+            operation_name=operation_name,
+            executor_class=self.executor_class,
+            hide_suggestions=True,
+        )
+        if not isinstance(result, ExecutionResult):
+            result = await result
+        assert isinstance(result, ExecutionResult)
+
+        errors = list(result.errors or [])
+        for error in errors:
+            original = error.original_error
+            if isinstance(original, UNAVAILABLE) or isinstance(original, AuditUnavailable):
+                raise original
+            if original is not None and not isinstance(original, GraphQLError):
+                raise original
+        if result.data is None and errors and all(e.path is None for e in errors):
+            # Variable coercion failed before execution started.
+            raise Refusal("BAD_USER_INPUT", _strip_suggestions(errors[0].message))
+        for error in errors:
+            code = (error.extensions or {}).get("code")
+            if code in ("QUERY_TOO_COMPLEX", "BAD_USER_INPUT") and error.path is not None and len(errors) == 1:
+                raise Refusal(code, error.message)
+
+        forbidden = [e for e in errors if (e.extensions or {}).get("code") == "FORBIDDEN"]
+        strict = request.headers.get("x-authz-mode", "").strip().lower() == "strict"
+        await self.audit.record(ctx, operation_name or _operation_label(operation), outcome_denied=bool(forbidden))
+
+        headers = {}
+        if self.settings.server_timing:
+            headers["Server-Timing"] = f'sql;desc="round trips";dur={db.round_trips}'
+        if strict and forbidden:
+            payload = {"errors": [_format(e) for e in forbidden]}
+            return json_response(payload, 403, request_id, headers)
+        payload: dict[str, Any] = {"data": result.data}
+        if errors:
+            payload["errors"] = [_format(e) for e in errors]
+        return json_response(payload, 200, request_id, headers)
+
+
+def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if name is None:
+        if len(operations) != 1:
+            raise Refusal("BAD_REQUEST", "Name the operation to run with `operationName`")
+        return operations[0]
+    for operation in operations:
+        if operation.name is not None and operation.name.value == name:
+            return operation
+    raise Refusal("BAD_REQUEST", "No operation with that `operationName`")
+
+
+def _operation_label(operation: OperationDefinitionNode) -> str | None:
+    return operation.name.value if operation.name else None
+
+
+def _format(error: GraphQLError) -> dict[str, Any]:
+    formatted: dict[str, Any] = {"message": _strip_suggestions(error.message)}
+    if error.locations:
+        formatted["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
+    if error.path is not None:
+        formatted["path"] = error.path
+    extensions = dict(error.extensions or {})
+    extensions.setdefault("code", "INTERNAL_SERVER_ERROR")
+    formatted["extensions"] = extensions
+    return formatted

@@ -1,0 +1,75 @@
+"""An in-process gateway on the session database, and a client that calls it over ASGI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import httpx
+import pytest_asyncio
+from starlette.applications import Starlette
+
+from gateway.app import create_app
+from gateway.auth import issue_token
+from gateway.authz.model import Purpose, Regime
+from gateway.authz.policy import load_policy
+from gateway.config import Settings
+
+
+@dataclass
+class Gateway:
+    """Calls the gateway as a division would."""
+
+    client: httpx.AsyncClient
+    settings: Settings
+
+    def token(self, division: str, purposes: list[str] | None = None, ttl: int = 600) -> str:
+        found = load_policy(self.settings.policy_dir).divisions[division]
+        chosen = [Purpose(p) for p in purposes] if purposes is not None else list(found.purposes)
+        return issue_token(self.settings, division=found, purposes=chosen, ttl_seconds=ttl)
+
+    async def query(
+        self,
+        query: str,
+        *,
+        division: str,
+        purpose: str | None = None,
+        variables: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        token: str | None = None,
+    ) -> httpx.Response:
+        all_headers = {"Authorization": f"Bearer {token or self.token(division)}"}
+        if purpose is not None:
+            all_headers["X-Purpose"] = purpose
+        all_headers.update(headers or {})
+        body: dict[str, Any] = {"query": query}
+        if variables is not None:
+            body["variables"] = variables
+        return await self.client.post("/graphql", json=body, headers=all_headers)
+
+
+
+
+async def _started(settings: Settings, database_url: str) -> AsyncIterator[Gateway]:
+    app: Starlette = create_app(settings, database_url=database_url)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+            yield Gateway(client, settings)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def gateway(settings: Settings, database_url: str) -> AsyncIterator[Gateway]:
+    """The gateway under the default (opt-out) regime."""
+    async for gw in _started(replace(settings, server_timing=True), database_url):
+        yield gw
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def opt_in_gateway(settings: Settings, database_url: str) -> AsyncIterator[Gateway]:
+    """The same gateway under the attorneys general's opt-in regime."""
+    async for gw in _started(replace(settings, regime=Regime.OPT_IN), database_url):
+        yield gw
+
+
