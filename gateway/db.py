@@ -109,19 +109,19 @@ async def migrate(conn: asyncpg.Connection) -> list[Migration]:
 
     Safe when several processes start at once: they serialize on an advisory lock.
     """
-    await conn.execute(
-        """
-        CREATE TABLE IF NOT EXISTS schema_migrations (
-            version     integer PRIMARY KEY,
-            name        text NOT NULL,
-            checksum    text NOT NULL,
-            applied_at  timestamptz NOT NULL DEFAULT now()
-        )
-        """
-    )
     applied: list[Migration] = []
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
     try:
+        await conn.execute(
+            """
+            CREATE TABLE IF NOT EXISTS schema_migrations (
+                version     integer PRIMARY KEY,
+                name        text NOT NULL,
+                checksum    text NOT NULL,
+                applied_at  timestamptz NOT NULL DEFAULT now()
+            )
+            """
+        )
         done = {
             r["version"]: r["checksum"]
             for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")
