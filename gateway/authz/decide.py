@@ -20,12 +20,14 @@ import cedarpy
 
 from gateway.authz.model import Action, Category, Decision, Division, Facts, Purpose, Regime, ServiceCategory
 from gateway.authz.policy import PolicyBundle
-from gateway.authz.space import Point, categories_named, facts_read, points, reduce
+from gateway.authz.space import CEDAR_ATTRIBUTE, NEUTRAL, Point, categories_named, facts_read, points, reduce
 
 MEMO_SIZE = 65_536
 
 # (division, purpose, category, service category, campaign categories, reduced facts)
 Key = tuple[Division, Purpose, Category, ServiceCategory | None, frozenset[Category] | None, Facts]
+# (division, purpose, category, campaign categories): one cell of the matrix
+CellKey = tuple[Division, Purpose, Category, frozenset[Category] | None]
 
 _ERROR_POLICY = re.compile(r"policy `([^`]+)`")
 
@@ -49,6 +51,7 @@ class Authorizer:
         self._decide = lru_cache(maxsize=MEMO_SIZE)(self._decide_key)
         self._perform = lru_cache(maxsize=1024)(self._perform_key)
         self._ever = lru_cache(maxsize=4096)(self._ever_key)
+        self._relevant = lru_cache(maxsize=4096)(self._relevant_key)
 
     def decide(
         self,
@@ -112,9 +115,23 @@ class Authorizer:
         """
         return self._ever((division, Purpose(purpose), Category(category), campaign_categories))
 
-    def points(self, division: Division, category: Category) -> list[Point]:
-        """The fact space `may_ever` and the matrix enumerate for this division and category."""
-        return list(points(division, category, self.facts_read, self._named))
+    def points(
+        self,
+        division: Division,
+        purpose: Purpose,
+        category: Category,
+        *,
+        campaign_categories: frozenset[Category] | None = None,
+    ) -> list[Point]:
+        """The fact space `may_ever` and the matrix enumerate for one cell.
+
+        Only the facts the cell can depend on vary; the others stay neutral.
+        Which facts those are, Cedar's partial evaluation says (every fact
+        unknown: the ones left in a residual policy). Pruning only chooses
+        where to look; every point is then decided by a full evaluation.
+        """
+        read = self._relevant((division, Purpose(purpose), Category(category), campaign_categories))
+        return list(points(division, category, read, self._named))
 
     def cache_info(self) -> Any:
         """Hits and misses of the decision memo (for metrics and tests)."""
@@ -135,13 +152,39 @@ class Authorizer:
         }
         return self._evaluate([request], division)[0]
 
-    def _ever_key(
-        self, key: tuple[Division, Purpose, Category, frozenset[Category] | None]
-    ) -> bool:
+    def _ever_key(self, key: CellKey) -> bool:
         division, purpose, category, campaign = key
-        at = points(division, category, self.facts_read, self._named)
+        at = self.points(division, purpose, category, campaign_categories=campaign)
         decisions = self.decide_many(division, purpose, category, at, campaign_categories=campaign)
         return any(d.allowed for d in decisions)
+
+    def _relevant_key(self, key: CellKey) -> frozenset[str]:
+        division, purpose, category, campaign = key
+        unknown = {name: {"__extn": {"fn": "unknown", "arg": name}} for name in CEDAR_ATTRIBUTE.values()}
+        unknown["subscribedCount"] = {"__extn": {"fn": "unknown", "arg": "subscribedCount"}}
+        scopes: list[ServiceCategory | None] = [None]
+        if category.service_scoped:
+            scopes.append(next(iter(ServiceCategory)))  # replaced by an unknown below
+        names: set[str] = set()
+        for scope in scopes:
+            request = self._read_request((division, purpose, category, scope, campaign, NEUTRAL))
+            request["context"]["customer"] = unknown
+            if scope is not None:
+                request["context"]["serviceCategory"] = {"__extn": {"fn": "unknown", "arg": "serviceCategory"}}
+            request["principal"] = f'Division::{json.dumps(division.id)}'
+            request["action"] = f'Action::{json.dumps(Action.READ.value)}'
+            request["resource"] = f'DataCategory::{json.dumps(category.value)}'
+            try:
+                result = cedarpy.is_authorized_partial(request, self._policies, self._entities_for(division))
+            except (ValueError, TypeError):
+                return self.facts_read  # cannot prune: enumerate every fact
+            if result.diagnostics.errors:
+                return self.facts_read
+            _unknown_names(result.residuals, names)
+        if "subscribedCount" in names:
+            names.add("subscribed")
+        fields = {field for field, attribute in CEDAR_ATTRIBUTE.items() if attribute in names}
+        return frozenset(fields) & self.facts_read
 
     def _read_request(self, key: Key) -> dict[str, Any]:
         division, purpose, category, service_category, campaign, facts = key
@@ -196,6 +239,19 @@ class Authorizer:
             entities = cedarpy.Entities.from_json_str(json.dumps([_division_entity(division)]))
             self._entities[division] = entities
         return entities
+
+
+def _unknown_names(residual: object, names: set[str]) -> None:
+    """Collect the names of `unknown("...")` calls left in residual policies (EST JSON)."""
+    if isinstance(residual, dict):
+        call = residual.get("unknown")
+        if isinstance(call, list):
+            names.update(arg["Value"] for arg in call if isinstance(arg, dict) and isinstance(arg.get("Value"), str))
+        for value in residual.values():
+            _unknown_names(value, names)
+    elif isinstance(residual, list):
+        for value in residual:
+            _unknown_names(value, names)
 
 
 def _division_uid(division: Division) -> dict[str, str]:

@@ -55,6 +55,7 @@ class PolicyBundle:
     annotations: Mapping[str, Mapping[str, str]]  # policy id -> {"id": .., "cite": .., ...}
     source: Mapping[str, tuple[str, int]]  # policy id -> (file, line of its first annotation)
     effects: Mapping[str, str] = field(default_factory=dict)  # policy id -> "permit" | "forbid"
+    texts: Mapping[str, str] = field(default_factory=dict)  # policy id -> its source text
     warnings: tuple[str, ...] = ()
 
 
@@ -87,6 +88,7 @@ def load_policy(directory: Path | None = None) -> PolicyBundle:
     annotations: dict[str, Mapping[str, str]] = {}
     source: dict[str, tuple[str, int]] = {}
     effects: dict[str, str] = {}
+    policy_texts: dict[str, str] = {}
     permitted: set[str] = set()
     for path in files:
         text = path.read_text(encoding="utf-8")
@@ -95,6 +97,7 @@ def load_policy(directory: Path | None = None) -> PolicyBundle:
             _check_policy(path, text, template, annotations, source, effects, problems)
             if template.effect == "permit":
                 permitted |= _categories_named(template)
+        policy_texts.update((_id_in(chunk), chunk.strip()) for _, chunk in _chunks(text))
         if schema_text is not None:
             _validate_file(path, text, schema_text, problems)
     divisions = _read_registry(directory / REGISTRY_FILE, problems)
@@ -114,6 +117,7 @@ def load_policy(directory: Path | None = None) -> PolicyBundle:
         annotations=MappingProxyType(annotations),
         source=MappingProxyType(source),
         effects=MappingProxyType(effects),
+        texts=MappingProxyType({k: v for k, v in policy_texts.items() if k in source}),
         warnings=warnings,
     )
 
@@ -294,7 +298,7 @@ def _chunks(text: str) -> list[tuple[int, str]]:
         if closed and re.match(r"(@|permit\b|forbid\b)", line):
             chunks.append((number, []))
             closed = False
-        if chunks:
+        if chunks and not closed:
             chunks[-1][1].append(line)
         if code.endswith(";"):
             closed = True

@@ -1,0 +1,260 @@
+"""The effective policy matrix, computed by asking Cedar, never from a table.
+
+For every division, every purpose the registry lets it declare and every data
+category, Cedar decides at every point of the fact space (`space.py`); the
+outcomes are then matched against the condition letters of SPEC 6.2's legend.
+A cell whose outcomes match no letter is `?`: the policy says something the
+legend cannot express, and a reviewer should look (`policy explain`).
+
+The purpose-level matrix (SPEC 6.2's table) shows, per purpose, the cells of
+a representative division: a carrier one if any declares the purpose,
+preferring one without a service of its own; a hypothetical carrier division
+for a purpose no division declares.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.authz.classify import LEGEND, MARKETING_NOTE, classify
+from gateway.authz.decide import Authorizer
+from gateway.authz.model import Category, Division, Purpose, RecipientClass, Regime
+
+@dataclass(frozen=True)
+class Cell:
+    """One division (or purpose representative) x purpose x category outcome."""
+
+    division: str  # "" for a hypothetical division (purpose no division declares)
+    purpose: Purpose
+    category: Category
+    letter: str
+    policy_ids: tuple[str, ...]  # every policy that determined a decision at some point
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    """What a rendered matrix links to: a policy's id, effect, cite, place and text."""
+
+    id: str
+    effect: str
+    cite: str
+    file: str
+    line: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """Division-level cells, purpose-level cells and the policies they name."""
+
+    regime: Regime
+    cells: tuple[Cell, ...]
+    purpose_cells: tuple[Cell, ...]
+    policies: tuple[PolicyInfo, ...]
+
+    def cell(self, division: str, purpose: Purpose, category: Category) -> Cell:
+        """The cell of one division, purpose and category (KeyError if not computed)."""
+        for c in self.cells:
+            if (c.division, c.purpose, c.category) == (division, purpose, category):
+                return c
+        raise KeyError((division, purpose, category))
+
+    def purpose_cell(self, purpose: Purpose, category: Category) -> Cell:
+        """The purpose-level cell (SPEC 6.2's table)."""
+        for c in self.purpose_cells:
+            if (c.purpose, c.category) == (purpose, category):
+                return c
+        raise KeyError((purpose, category))
+
+
+def compute_matrix(authorizer: Authorizer) -> Matrix:
+    """Evaluate the whole matrix with Cedar (a few seconds: cache the result)."""
+    cells: dict[tuple[str, Purpose, Category], Cell] = {}
+    for division in authorizer.divisions.values():
+        for purpose in sorted(division.purposes, key=list(Purpose).index):
+            for category in Category:
+                cells[(division.id, purpose, category)] = _cell(authorizer, division, purpose, category)
+    purpose_cells: list[Cell] = []
+    for purpose in Purpose:
+        representative = _representative(authorizer.divisions, purpose)
+        for category in Category:
+            known = cells.get((representative.id, purpose, category))
+            purpose_cells.append(known or _cell(authorizer, representative, purpose, category, hypothetical=True))
+    bundle = authorizer.bundle
+    policies = tuple(
+        PolicyInfo(
+            id=pid,
+            effect=bundle.effects.get(pid, ""),
+            cite=bundle.annotations[pid].get("cite", ""),
+            file=bundle.source[pid][0],
+            line=bundle.source[pid][1],
+            text=bundle.texts.get(pid, ""),
+        )
+        for pid in sorted(bundle.annotations)
+    )
+    return Matrix(authorizer.regime, tuple(cells.values()), tuple(purpose_cells), policies)
+
+
+def _representative(divisions: Mapping[str, Division], purpose: Purpose) -> Division:
+    declaring = [d for d in divisions.values() if purpose in d.purposes]
+    if not declaring:
+        return Division("", RecipientClass.CARRIER, None, frozenset({purpose}))
+    order = list(divisions)
+    return min(
+        declaring,
+        key=lambda d: (d.recipient_class is not RecipientClass.CARRIER, d.own_category is not None, order.index(d.id)),
+    )
+
+
+def _cell(
+    authorizer: Authorizer, division: Division, purpose: Purpose, category: Category, *, hypothetical: bool = False
+) -> Cell:
+    at = authorizer.points(division, purpose, category)
+    decisions = authorizer.decide_many(division, purpose, category, at)
+    outcomes = [d.allowed for d in decisions]
+    ids = tuple(sorted({pid for d in decisions for pid in d.policy_ids}))
+    letter = classify(outcomes, at, division, purpose, category, authorizer.regime)
+    return Cell("" if hypothetical else division.id, purpose, category, letter, ids)
+
+
+
+
+# -- rendering ------------------------------------------------------------
+
+TABLE_CATEGORIES = tuple(c for c in Category if c is not Category.PUBLIC)  # SPEC 6.2's columns
+
+
+def render_purpose_table(matrix: Matrix) -> str:
+    """SPEC 6.2's purpose x category table, in its exact markdown layout."""
+    lines = [
+        "| purpose | " + " | ".join(c.value for c in TABLE_CATEGORIES) + " |",
+        "|" + "---|" * (len(TABLE_CATEGORIES) + 1),
+    ]
+    for purpose in Purpose:
+        letters = [matrix.purpose_cell(purpose, c).letter for c in TABLE_CATEGORIES]
+        lines.append(f"| {purpose.value} | " + " | ".join(letters) + " |")
+    return "\n".join(lines)
+
+
+def render_markdown(matrix: Matrix) -> str:
+    """The matrix as a markdown document: legend, purpose table, division table."""
+    legend = "\n".join(f"- {letter} = {meaning}" for letter, meaning in LEGEND.items())
+    representatives = ", ".join(
+        f"{purpose.value}: {_division_label(matrix.purpose_cell(purpose, Category.PUBLIC).division)}"
+        for purpose in Purpose
+    )
+    header = "| division | purpose | " + " | ".join(c.value for c in Category) + " |"
+    rows = [header, "|" + "---|" * (len(Category) + 2)]
+    for division, purpose in _rows(matrix):
+        letters = [matrix.cell(division, purpose, c).letter for c in Category]
+        rows.append(f"| {division} | {purpose.value} | " + " | ".join(letters) + " |")
+    return "\n".join(
+        [
+            f"# CPNI policy matrix (regime {matrix.regime.value})",
+            "",
+            legend,
+            "",
+            MARKETING_NOTE,
+            "",
+            "## By purpose",
+            "",
+            render_purpose_table(matrix),
+            "",
+            f"Each row shows a representative division: {representatives}.",
+            "",
+            "## By division",
+            "",
+            *rows,
+            "",
+        ]
+    )
+
+
+def render_json(matrix: Matrix) -> str:
+    """The matrix as JSON: cells with their letters and determining policies, and the policies."""
+
+    def cells(division: str, purpose: Purpose, by_purpose: bool) -> dict[str, Any]:
+        pick = matrix.purpose_cell if by_purpose else (lambda p, c: matrix.cell(division, p, c))
+        return {c.value: {"letter": pick(purpose, c).letter, "policies": list(pick(purpose, c).policy_ids)} for c in Category}
+
+    document = {
+        "regime": matrix.regime.value,
+        "legend": dict(LEGEND),
+        "note": MARKETING_NOTE,
+        "purposes": [
+            {
+                "purpose": p.value,
+                "division": matrix.purpose_cell(p, Category.PUBLIC).division or None,
+                "cells": cells("", p, True),
+            }
+            for p in Purpose
+        ],
+        "divisions": [
+            {"division": d, "purpose": p.value, "cells": cells(d, p, False)} for d, p in _rows(matrix)
+        ],
+        "policies": {
+            info.id: {"effect": info.effect, "cite": info.cite, "file": info.file, "line": info.line, "text": info.text}
+            for info in matrix.policies
+        },
+    }
+    return json.dumps(document, indent=2)
+
+
+def render_html(matrix: Matrix) -> str:
+    """A self-contained, read-only HTML page; every cell links to its policies' text."""
+    e = html.escape
+
+    def td(cell: Cell) -> str:
+        links = " ".join(f'<a href="#policy-{e(pid)}">{e(pid)}</a>' for pid in cell.policy_ids)
+        return f'<td class="c-{e(cell.letter)}"><b>{e(cell.letter)}</b><br><small>{links}</small></td>'
+
+    head = "".join(f"<th>{e(c.value)}</th>" for c in Category)
+    purpose_rows = "".join(
+        f"<tr><th>{e(p.value)}</th><td>{e(_division_label(matrix.purpose_cell(p, Category.PUBLIC).division))}</td>"
+        + "".join(td(matrix.purpose_cell(p, c)) for c in Category)
+        + "</tr>"
+        for p in Purpose
+    )
+    division_rows = "".join(
+        f"<tr><th>{e(d)}</th><td>{e(p.value)}</td>" + "".join(td(matrix.cell(d, p, c)) for c in Category) + "</tr>"
+        for d, p in _rows(matrix)
+    )
+    legend = "".join(f"<li><b>{e(k)}</b> = {e(v)}</li>" for k, v in LEGEND.items())
+    policies = "".join(
+        f'<section id="policy-{e(i.id)}"><h3>{e(i.id)}</h3>'
+        f"<p>{e(i.effect)} &middot; {e(i.cite)} &middot; <code>{e(i.file)}:{i.line}</code></p>"
+        f"<pre>{e(i.text)}</pre></section>"
+        for i in matrix.policies
+    )
+    title = f"CPNI policy matrix (regime {e(matrix.regime.value)})"
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{_CSS}</style></head><body><h1>{title}</h1>"
+        f"<ul>{legend}</ul><p>{e(MARKETING_NOTE)}</p>"
+        f"<h2>By purpose</h2><table><tr><th>purpose</th><th>representative</th>{head}</tr>{purpose_rows}</table>"
+        f"<h2>By division</h2><table><tr><th>division</th><th>purpose</th>{head}</tr>{division_rows}</table>"
+        f"<h2>Policies</h2>{policies}</body></html>"
+    )
+
+
+_CSS = (
+    "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:2em}"
+    "th,td{border:1px solid #ccc;padding:.3em .5em;vertical-align:top;text-align:left}"
+    "td small a{color:#555}.c-A{background:#dfd}.c-D{background:#fdd}.c-S{background:#efe}"
+    ".c-T,.c-O,.c-I,.c-X{background:#ffd}.c-\\?{background:#fcf}pre{background:#f6f6f6;padding:.5em}"
+)
+
+
+def _rows(matrix: Matrix) -> list[tuple[str, Purpose]]:
+    seen: dict[tuple[str, Purpose], None] = {}
+    for c in matrix.cells:
+        seen.setdefault((c.division, c.purpose), None)
+    return list(seen)
+
+
+def _division_label(division: str) -> str:
+    return division or "(no division declares it: a carrier division)"
