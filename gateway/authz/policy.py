@@ -307,3 +307,27 @@ def _chunks(text: str) -> list[tuple[int, str]]:
 
 def _one_line(message: str) -> str:
     return " ".join(message.split())
+
+
+def case_files(paths: list[Path] | None = None, directory: Path | None = None) -> list[Path]:
+    """The policy test case files: `paths` (files or folders), else `<policy dir>/tests/*.toml`."""
+    if not paths:
+        paths = [(directory or default_policy_dir()) / "tests"]
+    found: list[Path] = []
+    for path in paths:
+        found += sorted(path.glob("*.toml")) if path.is_dir() else [path]
+    return found
+
+
+def read_cases(files: list[Path]) -> list[tuple[str, dict[str, object]]]:
+    """Read policy test case files (TOML); `PolicyError` names each unreadable one."""
+    documents: list[tuple[str, dict[str, object]]] = []
+    problems: list[str] = []
+    for path in files:
+        try:
+            documents.append((_show(path), tomllib.loads(path.read_text(encoding="utf-8"))))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            problems.append(f"{_show(path)}: {_one_line(str(exc))}")
+    if problems:
+        raise PolicyError(problems)
+    return documents
