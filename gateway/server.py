@@ -1,0 +1,91 @@
+"""Running the gateway: prepare the database, print how to use it, start uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import asyncpg
+import click
+import uvicorn
+
+from gateway.auth import issue_token
+from gateway.authz.policy import PolicyError, load_policy
+from gateway.config import ConfigError, Settings, load_settings
+from gateway.db import DatabaseError, create_pool, migrate, resolve_database_url
+
+DEMO_CUSTOMERS = 2_000
+DEMO_TOKEN_TTL = 12 * 3600
+
+
+async def _prepare(settings: Settings, dsn: str, *, demo: bool) -> None:
+    """Migrate; with --demo, seed the demo data set when the database is empty."""
+    pool = await create_pool(settings, dsn, min_size=1, max_size=2)
+    try:
+        async with pool.acquire() as conn:
+            applied = await migrate(conn)
+            for m in applied:
+                click.echo(f"applied migration {m.version:04d}_{m.name}", err=True)
+            if demo:
+                count = await conn.fetchval("SELECT count(*) FROM customers")
+                if count == 0:
+                    await _seed_demo(pool)
+    finally:
+        await pool.close()
+
+
+async def _seed_demo(pool: asyncpg.Pool) -> None:
+    from gateway.seed import seed  # noqa: PLC0415 - only on first demo start
+
+    click.echo(f"seeding {DEMO_CUSTOMERS} demo customers (first run only)...", err=True)
+    report = await seed(pool, customers=DEMO_CUSTOMERS, seed=0)
+    click.echo(f"seeded in {report.seconds:.1f}s", err=True)
+
+
+def _print_demo_banner(settings: Settings, host: str, port: int) -> None:
+    bundle = load_policy(settings.policy_dir)
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    click.echo("")
+    click.echo(f"CPNI Gateway: GraphiQL at http://{shown_host}:{port}/graphql")
+    click.echo(f"Policy matrix at http://{shown_host}:{port}/policy")
+    click.echo("Demo tokens (paste into GraphiQL's headers as {\"Authorization\": \"Bearer ...\"}):")
+    for division in sorted(bundle.divisions.values(), key=lambda d: d.id):
+        token = issue_token(settings, division=division, purposes=division.purposes, ttl_seconds=DEMO_TOKEN_TTL)
+        purposes = ",".join(sorted(p.value for p in division.purposes))
+        click.echo(f"  {division.id} ({purposes}):\n    {token}")
+    click.echo("Declare the purpose with the X-Purpose header, e.g. {\"X-Purpose\": \"customer_care\"}.")
+    click.echo("")
+
+
+def run(*, demo: bool, host: str | None, port: int | None, workers: int | None, data_dir: Path | None) -> None:
+    """Prepare the database and serve until interrupted."""
+    try:
+        settings = load_settings().with_overrides(host=host, port=port, workers=workers, data_dir=data_dir)
+        load_policy(settings.policy_dir)  # an invalid policy stops startup here
+        dsn = resolve_database_url(settings)
+        asyncio.run(_prepare(settings, dsn, demo=demo))
+    except (ConfigError, PolicyError, DatabaseError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if demo:
+        _print_demo_banner(settings, settings.host, settings.port)
+    # Workers are separate processes: they read the resolved URL from the
+    # environment, so they share the one embedded server started here.
+    os.environ["CPNI_GATEWAY_DATABASE_URL"] = dsn
+    if settings.workers > 1:
+        uvicorn.run(
+            "gateway.app:asgi_factory",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level="info",
+            access_log=False,
+        )
+    else:
+        from gateway.app import create_app  # noqa: PLC0415
+
+        app = create_app(load_settings().with_overrides(host=host, port=port, data_dir=data_dir))
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
+    sys.exit(0)
