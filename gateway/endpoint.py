@@ -38,7 +38,7 @@ from gateway.authz.decide import Authorizer
 from gateway.campaigns import CampaignGate
 from gateway.config import Settings
 from gateway.metrics import Metrics
-from gateway.resolvers.database import Database
+from gateway.resolvers.database import DATABASE_ERRORS, Database
 from gateway.resolvers.loaders import Loaders
 from gateway.schema.context import Decisions, RequestContext
 from gateway.schema.errors import ServiceUnavailableError
@@ -64,7 +64,7 @@ STATUS_BY_CODE = {
 }
 
 # Errors raised inside resolvers that mean "a backing store is unavailable".
-UNAVAILABLE = (ServiceUnavailableError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+UNAVAILABLE = (ServiceUnavailableError, *DATABASE_ERRORS)
 
 
 class Refusal(Exception):
@@ -226,7 +226,12 @@ class GraphQLEndpoint:
         if operation.operation == OperationType.SUBSCRIPTION:
             raise Refusal("BAD_REQUEST", "Subscriptions are not supported")
 
-        campaign = await self.campaigns.require(request.headers.get("x-campaign-id"), caller, purpose)
+        campaign = await self.campaigns.require(
+            request.headers.get("x-campaign-id"),
+            caller,
+            purpose,
+            mutation=operation.operation == OperationType.MUTATION,
+        )
         db = Database(self.pool)
         loaders = Loaders(db)
         ctx = RequestContext(

@@ -7,6 +7,14 @@ from typing import Any
 
 import asyncpg
 
+# What a failing or unreachable database raises: all mean "unavailable" (503).
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+    TimeoutError,
+)
 
 class Database:
     """Runs queries on the pool and counts SQL round trips for this request."""

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import asyncpg
 
 from gateway.authz.model import Category, Decision, Division, Purpose, ServiceCategory
+from gateway.resolvers.database import DATABASE_ERRORS
 from gateway.resolvers.loaders import Loaders
 from gateway.schema.errors import ServiceUnavailableError
 
@@ -73,7 +74,7 @@ class Decisions:
         if decision is None:
             try:
                 facts = await self.loaders.facts.load(customer_id)
-            except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
+            except DATABASE_ERRORS as exc:
                 raise ServiceUnavailableError("customer facts unavailable") from exc
             if facts is None:
                 decision = Decision(False, ())
