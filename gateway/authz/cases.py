@@ -110,7 +110,9 @@ def run_cases(bundle: PolicyBundle, cases: Iterable[Case]) -> list[CaseResult]:
     results: list[CaseResult] = []
     for case in cases:
         for regime in case.regimes:
-            authorizer = authorizers.setdefault(regime, Authorizer(bundle, regime))
+            if regime not in authorizers:
+                authorizers[regime] = Authorizer(bundle, regime)
+            authorizer = authorizers[regime]
             results.append(_run(authorizer, case, regime))
     return results
 
