@@ -111,7 +111,8 @@ def usage_sql(c: Customers) -> str:
 
     Calls go mostly to a few usual numbers; wireless records carry the cell
     site, mostly in the customer's home state. Disconnected and video
-    services have none.
+    services have none. Rows come out service by service, so a service's
+    records sit together on disk, as the usage queries read them.
     """
     d = c.d
     areas = text_array(p.area_code for p in PLACES)
