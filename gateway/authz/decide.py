@@ -30,6 +30,8 @@ Key = tuple[Division, Purpose, Category, ServiceCategory | None, frozenset[Categ
 CellKey = tuple[Division, Purpose, Category, frozenset[Category] | None]
 
 _ERROR_POLICY = re.compile(r"policy `([^`]+)`")
+# How an `unknown("name")` call appears in a residual policy (Cedar's EST JSON).
+_UNKNOWN_CALL = re.compile(r'"unknown": \[\{"Value": "(\w+)"\}\]')
 
 
 class Authorizer:
@@ -180,7 +182,9 @@ class Authorizer:
                 return self.facts_read  # cannot prune: enumerate every fact
             if result.diagnostics.errors:
                 return self.facts_read
-            _unknown_names(result.residuals, names)
+            # A residual reduced to true or false depends on no unknown.
+            residuals = result.residuals
+            names.update(_unknown_names([residuals[p] for p in result.diagnostics.nontrivial_residuals]))
         if "subscribedCount" in names:
             names.add("subscribed")
         fields = {field for field, attribute in CEDAR_ATTRIBUTE.items() if attribute in names}
@@ -241,17 +245,9 @@ class Authorizer:
         return entities
 
 
-def _unknown_names(residual: object, names: set[str]) -> None:
-    """Collect the names of `unknown("...")` calls left in residual policies (EST JSON)."""
-    if isinstance(residual, dict):
-        call = residual.get("unknown")
-        if isinstance(call, list):
-            names.update(arg["Value"] for arg in call if isinstance(arg, dict) and isinstance(arg.get("Value"), str))
-        for value in residual.values():
-            _unknown_names(value, names)
-    elif isinstance(residual, list):
-        for value in residual:
-            _unknown_names(value, names)
+def _unknown_names(residuals: object) -> set[str]:
+    """Names of the `unknown("...")` calls left in residual policies (EST JSON)."""
+    return set(_UNKNOWN_CALL.findall(json.dumps(residuals)))
 
 
 def _division_uid(division: Division) -> dict[str, str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import json
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -72,18 +73,22 @@ class Matrix:
 
 
 def compute_matrix(authorizer: Authorizer) -> Matrix:
-    """Evaluate the whole matrix with Cedar (a few seconds: cache the result)."""
-    cells: dict[tuple[str, Purpose, Category], Cell] = {}
-    for division in authorizer.divisions.values():
-        for purpose in sorted(division.purposes, key=list(Purpose).index):
-            for category in Category:
-                cells[(division.id, purpose, category)] = _cell(authorizer, division, purpose, category)
-    purpose_cells: list[Cell] = []
-    for purpose in Purpose:
-        representative = _representative(authorizer.divisions, purpose)
-        for category in Category:
-            known = cells.get((representative.id, purpose, category))
-            purpose_cells.append(known or _cell(authorizer, representative, purpose, category, hypothetical=True))
+    """Evaluate the whole matrix with Cedar.
+
+    About a second of Cedar work, so the cells are kept for the last few
+    policy contents seen: the key is the full policy text, registry and
+    regime, so an edited policy is always recomputed.
+    """
+    key = (authorizer.bundle.policies_text, frozenset(authorizer.divisions.items()), authorizer.regime)
+    with _LOCK:
+        known = _RECENT.get(key)
+    if known is None:
+        known = _compute_cells(authorizer)
+        with _LOCK:
+            _RECENT[key] = known
+            while len(_RECENT) > 4:
+                _RECENT.pop(next(iter(_RECENT)))
+    cells, purpose_cells = known
     bundle = authorizer.bundle
     policies = tuple(
         PolicyInfo(
@@ -96,7 +101,27 @@ def compute_matrix(authorizer: Authorizer) -> Matrix:
         )
         for pid in sorted(bundle.annotations)
     )
-    return Matrix(authorizer.regime, tuple(cells.values()), tuple(purpose_cells), policies)
+    return Matrix(authorizer.regime, cells, purpose_cells, policies)
+
+
+_Cells = tuple[tuple[Cell, ...], tuple[Cell, ...]]
+_RECENT: dict[tuple[str, frozenset[tuple[str, Division]], Regime], _Cells] = {}
+_LOCK = threading.Lock()
+
+
+def _compute_cells(authorizer: Authorizer) -> _Cells:
+    cells: dict[tuple[str, Purpose, Category], Cell] = {}
+    for division in authorizer.divisions.values():
+        for purpose in sorted(division.purposes, key=list(Purpose).index):
+            for category in Category:
+                cells[(division.id, purpose, category)] = _cell(authorizer, division, purpose, category)
+    purpose_cells: list[Cell] = []
+    for purpose in Purpose:
+        representative = _representative(authorizer.divisions, purpose)
+        for category in Category:
+            known = cells.get((representative.id, purpose, category))
+            purpose_cells.append(known or _cell(authorizer, representative, purpose, category, hypothetical=True))
+    return tuple(cells.values()), tuple(purpose_cells)
 
 
 def _representative(divisions: Mapping[str, Division], purpose: Purpose) -> Division:
