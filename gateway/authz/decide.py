@@ -11,10 +11,11 @@ so a new, empty memo.
 from __future__ import annotations
 
 import json
+import operator
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import cedarpy
 
@@ -24,7 +25,8 @@ from gateway.authz.space import CEDAR_ATTRIBUTE, NEUTRAL, Point, categories_name
 
 MEMO_SIZE = 65_536
 
-# (division, purpose, category, service category, campaign categories, reduced facts)
+# A Cedar read request: (division, purpose, category, service category, campaign
+# categories, facts reduced to what the policies read)
 Key = tuple[Division, Purpose, Category, ServiceCategory | None, frozenset[Category] | None, Facts]
 # (division, purpose, category, campaign categories): one cell of the matrix
 CellKey = tuple[Division, Purpose, Category, frozenset[Category] | None]
@@ -50,7 +52,9 @@ class Authorizer:
         self.facts_read = facts_read(bundle.policies_text)
         self._named = categories_named(bundle.policies_text)
         self._entities: dict[Division, cedarpy.Entities] = {}
-        self._decide = lru_cache(maxsize=MEMO_SIZE)(self._decide_key)
+        self._facts_key = _fields_getter(self.facts_read)
+        self._memo: dict[tuple[object, ...], Decision] = {}
+        self._misses = 0
         self._perform = lru_cache(maxsize=1024)(self._perform_key)
         self._ever = lru_cache(maxsize=4096)(self._ever_key)
         self._relevant = lru_cache(maxsize=4096)(self._relevant_key)
@@ -71,15 +75,22 @@ class Authorizer:
         (service-scoped data only); `campaign_categories` the categories the
         approved campaign names (marketing purposes only).
         """
-        key: Key = (
-            division,
-            Purpose(purpose),
-            Category(category),
-            service_category,
-            campaign_categories,
-            reduce(facts, self.facts_read),
-        )
-        return self._decide(key)
+        # The hot path: a memo hit must cost a microsecond or two. A registry
+        # division is keyed by its id (identity check); any other by value.
+        who: str | Division = division.id if self.divisions.get(division.id) is division else division
+        key = (who, purpose, category, service_category, campaign_categories, self._facts_key(facts))
+        decision = self._memo.get(key)
+        if decision is None:
+            self._misses += 1
+            reduced = reduce(facts, self.facts_read)
+            request = self._read_request(
+                (division, Purpose(purpose), Category(category), service_category, campaign_categories, reduced)
+            )
+            decision = self._evaluate([request], division)[0]
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()  # rare; a plain clear is atomic and cheap to refill
+            self._memo[key] = decision
+        return decision
 
     def decide_many(
         self,
@@ -135,14 +146,11 @@ class Authorizer:
         read = self._relevant((division, Purpose(purpose), Category(category), campaign_categories))
         return list(points(division, category, read, self._named))
 
-    def cache_info(self) -> Any:
-        """Hits and misses of the decision memo (for metrics and tests)."""
-        return self._decide.cache_info()
+    def cache_info(self) -> MemoInfo:
+        """Size and misses (Cedar evaluations) of the decision memo, for metrics and tests."""
+        return MemoInfo(misses=self._misses, size=len(self._memo))
 
     # -- evaluation -------------------------------------------------------
-
-    def _decide_key(self, key: Key) -> Decision:
-        return self._evaluate([self._read_request(key)], key[0])[0]
 
     def _perform_key(self, key: tuple[Division, Purpose, Action]) -> Decision:
         division, purpose, action = key
@@ -243,6 +251,23 @@ class Authorizer:
             entities = cedarpy.Entities.from_json_str(json.dumps([_division_entity(division)]))
             self._entities[division] = entities
         return entities
+
+
+class MemoInfo(NamedTuple):
+    """Decision memo statistics."""
+
+    misses: int
+    size: int
+
+
+def _fields_getter(fields: frozenset[str]) -> Callable[[Facts], tuple[object, ...]]:
+    """A fast function from `Facts` to the tuple of the fields the policies read."""
+    if not fields:
+        return lambda facts: ()
+    getter = operator.attrgetter(*sorted(fields))
+    if len(fields) == 1:
+        return lambda facts: (getter(facts),)
+    return getter  # attrgetter of 2+ names returns a tuple
 
 
 def _unknown_names(residuals: object) -> set[str]:

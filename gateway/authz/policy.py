@@ -256,12 +256,14 @@ def _division(shown: str, division_id: str, entry: object, problems: list[str]) 
 
 
 def _enum(kind: type[_E], raw: object, what: str, problems: list[str]) -> _E | None:
-    try:
-        return kind(raw)
-    except ValueError:
-        known = ", ".join(m.value for m in kind)
-        problems.append(f"{what}: unknown value `{raw}` (known: {known})")
-        return None
+    if isinstance(raw, str):
+        try:
+            return kind(raw)
+        except ValueError:
+            pass
+    known = ", ".join(m.value for m in kind)
+    problems.append(f"{what}: unknown value `{raw}` (known: {known})")
+    return None
 
 
 def _categories_named(template: pst.Template) -> set[str]:

@@ -98,7 +98,7 @@ def points(
         else [NEUTRAL.subscribed]
     )
     scopes: list[ServiceCategory | None] = [None, *cats] if category.service_scoped else [None]
-    booleans = [False, True]
+    booleans: list[object] = [False, True]
     values: dict[str, list[object]] = {
         "terminated": booleans,
         "business": booleans,

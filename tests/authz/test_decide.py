@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cedarpy
 import pytest
 
@@ -31,11 +33,6 @@ def facts(
     business: bool = False,
 ) -> Facts:
     return Facts(frozenset(subscribed), terminated, business, approval, notice, location)
-
-
-@pytest.fixture(scope="module")
-def authz() -> Authorizer:
-    return Authorizer(load_policy(), Regime.OPT_OUT)
 
 
 def test_fraud_reads_usage_of_opted_out_customer(authz: Authorizer) -> None:
@@ -141,3 +138,20 @@ def test_memo_is_per_authorizer() -> None:
     noticed = facts(L, notice=True)
     assert a.decide(marketing, Purpose.MARKETING_CROSS_CATEGORY, Category.USAGE, noticed).allowed
     assert not b.decide(marketing, Purpose.MARKETING_CROSS_CATEGORY, Category.USAGE, noticed).allowed
+
+
+def test_memo_tells_a_look_alike_division_from_the_registry_one(authz: Authorizer) -> None:
+    wireless = authz.divisions["wireless"]
+    impostor = replace(wireless, purposes=frozenset({Purpose.FRAUD_PROTECTION}))
+    customer = facts(W)
+    assert authz.decide(wireless, Purpose.PROVISIONING, Category.USAGE, customer).allowed
+    denied = authz.decide(impostor, Purpose.PROVISIONING, Category.USAGE, customer)
+    assert denied == Decision(False, ("purpose-not-declared",))
+
+
+def test_cache_info_counts_cedar_evaluations() -> None:
+    authz = Authorizer(load_policy(), Regime.OPT_OUT)
+    care = authz.divisions["customer_care"]
+    for _ in range(3):
+        authz.decide(care, Purpose.CUSTOMER_CARE, Category.BILLING, facts(L))
+    assert authz.cache_info() == (1, 1)
