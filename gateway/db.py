@@ -53,6 +53,15 @@ def resolve_database_url(settings: Settings) -> str:
     return embedded_database_url(settings.data_dir)
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Pool release hook: skip asyncpg's reset round trip.
+
+    The gateway never changes session state on pooled connections (role
+    changes use SET LOCAL inside transactions), so the default reset query
+    would only add a round trip to every query.
+    """
+
+
 async def create_pool(settings: Settings, dsn: str, **overrides: Any) -> asyncpg.Pool:
     """A pool whose every wait is bounded: connect, acquire, command, statement."""
     limits = settings.limits
@@ -63,6 +72,7 @@ async def create_pool(settings: Settings, dsn: str, **overrides: Any) -> asyncpg
         "timeout": limits.pool_acquire_timeout_s,
         "command_timeout": limits.statement_timeout_s + 1.0,
         "max_inactive_connection_lifetime": 300.0,
+        "reset": _keep_session,
         "server_settings": {
             "statement_timeout": str(statement_ms),
             "lock_timeout": str(statement_ms),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -12,9 +13,14 @@ from starlette.applications import Starlette
 
 from gateway.app import create_app
 from gateway.auth import issue_token
-from gateway.authz.model import Purpose, Regime
+from gateway.authz.model import Division, Purpose, Regime
 from gateway.authz.policy import load_policy
 from gateway.config import Settings
+
+
+@functools.cache
+def _divisions() -> dict[str, Division]:
+    return dict(load_policy().divisions)
 
 
 @dataclass
@@ -25,7 +31,7 @@ class Gateway:
     settings: Settings
 
     def token(self, division: str, purposes: list[str] | None = None, ttl: int = 600) -> str:
-        found = load_policy(self.settings.policy_dir).divisions[division]
+        found = _divisions()[division]
         chosen = [Purpose(p) for p in purposes] if purposes is not None else list(found.purposes)
         return issue_token(self.settings, division=found, purposes=chosen, ttl_seconds=ttl)
 
