@@ -18,18 +18,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TypeVar
 
 import cedarpy
 from cedarpy import pst
 
-from gateway.authz.model import Category, Division, Purpose, RecipientClass, ServiceCategory
+from gateway.authz.model import Category, Division
+from gateway.authz.registry import parse_registry
 
 SCHEMA_FILE = "schema.cedarschema"
 REGISTRY_FILE = "divisions.toml"
 REQUIRED_ANNOTATIONS = ("id", "cite")
-_E = TypeVar("_E", RecipientClass, ServiceCategory, Purpose)
-_DIVISION_FIELDS = frozenset({"description", "recipient_class", "own_category", "purposes"})
 
 
 class PolicyError(Exception):
@@ -68,9 +66,10 @@ def default_policy_dir() -> Path:
     configured = os.environ.get("CPNI_GATEWAY_POLICY_DIR")
     if configured:
         return Path(configured)
-    checkout = Path(__file__).resolve().parents[2] / "policies"
-    if checkout.is_dir():
-        return checkout
+    root = Path(__file__).resolve().parents[2]
+    # Installed, parents[2] is site-packages: require the checkout's own markers.
+    if (root / "pyproject.toml").is_file() and (root / "policies" / REGISTRY_FILE).is_file():
+        return root / "policies"
     return Path(__file__).resolve().parents[1] / "_policies"
 
 
@@ -217,53 +216,7 @@ def _read_registry(path: Path, problems: list[str]) -> dict[str, Division]:
     except tomllib.TOMLDecodeError as exc:
         problems.append(f"{shown}: invalid TOML: {exc}")
         return {}
-    table = data.get("divisions")
-    if not isinstance(table, dict) or not table:
-        problems.append(f"{shown}: expected a [divisions.<id>] table per division")
-        return {}
-    divisions: dict[str, Division] = {}
-    for division_id, entry in table.items():
-        division = _division(shown, division_id, entry, problems)
-        if division is not None:
-            divisions[division_id] = division
-    return divisions
-
-
-def _division(shown: str, division_id: str, entry: object, problems: list[str]) -> Division | None:
-    where = f"{shown}: division `{division_id}`"
-    if not isinstance(entry, dict):
-        problems.append(f"{where}: expected a table")
-        return None
-    before = len(problems)
-    for unknown in sorted(set(entry) - _DIVISION_FIELDS):
-        problems.append(f"{where}: unknown field `{unknown}`")
-    recipient = _enum(RecipientClass, entry.get("recipient_class"), f"{where}: recipient class", problems)
-    own: ServiceCategory | None = None
-    if "own_category" in entry:
-        own = _enum(ServiceCategory, entry["own_category"], f"{where}: own category", problems)
-    raw_purposes = entry.get("purposes")
-    purposes: set[Purpose] = set()
-    if not isinstance(raw_purposes, list) or not raw_purposes:
-        problems.append(f"{where}: `purposes` must be a non-empty list")
-    else:
-        for raw in raw_purposes:
-            purpose = _enum(Purpose, raw, f"{where}: purpose", problems)
-            if purpose is not None:
-                purposes.add(purpose)
-    if len(problems) > before or recipient is None:
-        return None
-    return Division(division_id, recipient, own, frozenset(purposes))
-
-
-def _enum(kind: type[_E], raw: object, what: str, problems: list[str]) -> _E | None:
-    if isinstance(raw, str):
-        try:
-            return kind(raw)
-        except ValueError:
-            pass
-    known = ", ".join(m.value for m in kind)
-    problems.append(f"{what}: unknown value `{raw}` (known: {known})")
-    return None
+    return parse_registry(shown, data, problems)
 
 
 def _categories_named(template: pst.Template) -> set[str]:
