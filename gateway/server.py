@@ -16,7 +16,7 @@ from gateway.authz.policy import PolicyError, load_policy
 from gateway.config import ConfigError, Settings, load_settings
 from gateway.db import DatabaseError, create_pool, migrate, resolve_database_url
 
-DEMO_CUSTOMERS = 2_000
+DEMO_CUSTOMERS = 10_000
 DEMO_TOKEN_TTL = 12 * 3600
 
 
