@@ -148,6 +148,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         authorizer = Authorizer(bundle, settings.regime)
         dsn = database_url or resolve_database_url(settings)
         pool = await create_pool(settings, dsn)
+        audit = await AuditWriter.open(settings, dsn)  # its own pool, writing as the audit role
         schema = build_schema()
         metrics_ = Metrics()
         endpoint = GraphQLEndpoint(
@@ -157,7 +158,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             authorizer=authorizer,
             verifier=TokenVerifier(settings, bundle.divisions),
             pool=pool,
-            audit=AuditWriter(pool, settings.regime),
+            audit=audit,
             campaigns=CampaignGate(pool),
             metrics=metrics_,
         )
@@ -165,6 +166,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         try:
             yield
         finally:
+            await audit.close()
             await pool.close()
 
     app = Starlette(

@@ -278,7 +278,13 @@ class GraphQLEndpoint:
 
         forbidden = [e for e in errors if (e.extensions or {}).get("code") == "FORBIDDEN"]
         strict = request.headers.get("x-authz-mode", "").strip().lower() == "strict"
-        await self.audit.record(ctx, operation_name or _operation_label(operation), outcome_denied=bool(forbidden))
+        await self.audit.record(
+            ctx,
+            operation_name or _operation_label(operation),
+            outcome_denied=bool(forbidden),
+            withheld=strict and bool(forbidden),  # a strict refusal discloses nothing
+            denied_categories=[e.extensions["category"] for e in forbidden if "category" in (e.extensions or {})],
+        )
 
         headers = {}
         if self.settings.server_timing:

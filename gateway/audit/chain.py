@@ -1,0 +1,186 @@
+"""The hash chain over audit events: canonical content, digests, links. Pure.
+
+An event's *digest* is the sha256 of its canonical content: a JSON array of
+the fields the gateway sends, in a fixed order, encoded by orjson (no spaces,
+UTF-8, so the same values always give the same bytes). The database links it:
+
+    hash = sha256(prev_hash || chain (int32 BE) || seq (int64 BE)
+                  || at as microseconds since the epoch (int64 BE) || digest)
+
+The database computes the link (``audit_append`` in 0002_audit.sql) because
+only it knows the chain head under its lock; ``audit verify`` recomputes
+both the digest and the link from the stored columns and trusts neither.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import orjson
+
+# Bumped if the canonical content ever changes; part of every digest.
+CANONICAL_VERSION = 1
+GENESIS = bytes(32)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LINK = struct.Struct(">iqq")
+
+
+@dataclass(frozen=True)
+class EventContent:
+    """What one audit event says: everything but its place in a chain."""
+
+    request_id: str
+    client: str
+    division: str
+    purpose: str
+    regime: str
+    campaign_id: str | None
+    operation_name: str | None
+    customer_id: int | None
+    disclosed: tuple[str, ...]
+    denied: tuple[str, ...]
+    policy_ids: tuple[str, ...]
+
+    def canonical(self) -> bytes:
+        return orjson.dumps(
+            [
+                CANONICAL_VERSION,
+                self.request_id,
+                self.client,
+                self.division,
+                self.purpose,
+                self.regime,
+                self.campaign_id,
+                self.operation_name,
+                self.customer_id,
+                list(self.disclosed),
+                list(self.denied),
+                list(self.policy_ids),
+            ]
+        )
+
+    def digest(self) -> bytes:
+        return hashlib.sha256(self.canonical()).digest()
+
+
+def micros(at: datetime) -> int:
+    """``at`` as whole microseconds since the Unix epoch (exact integer arithmetic)."""
+    return (at - EPOCH) // timedelta(microseconds=1)
+
+
+def link(prev_hash: bytes, chain: int, seq: int, at: datetime, digest: bytes) -> bytes:
+    """The hash of an event at position ``seq`` of ``chain``, following ``prev_hash``."""
+    return hashlib.sha256(prev_hash + _LINK.pack(chain, seq, micros(at)) + digest).digest()
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as the audit table holds it."""
+
+    id: int
+    chain: int
+    seq: int
+    at: datetime
+    content: EventContent
+    prev_hash: bytes
+    hash: bytes
+
+    @classmethod
+    def from_row(cls, row: object) -> StoredEvent:
+        """From an ``audit_events`` row (any mapping with its column names)."""
+        r = row  # asyncpg.Record or dict
+        get = r.__getitem__  # type: ignore[attr-defined]
+        return cls(
+            id=get("id"),
+            chain=get("chain"),
+            seq=get("seq"),
+            at=get("at"),
+            content=EventContent(
+                request_id=get("request_id"),
+                client=get("client"),
+                division=get("division"),
+                purpose=get("purpose"),
+                regime=get("regime"),
+                campaign_id=get("campaign_id"),
+                operation_name=get("operation_name"),
+                customer_id=get("customer_id"),
+                disclosed=tuple(get("disclosed")),
+                denied=tuple(get("denied")),
+                policy_ids=tuple(get("policy_ids")),
+            ),
+            prev_hash=bytes(get("prev_hash")),
+            hash=bytes(get("hash")),
+        )
+
+
+@dataclass(frozen=True)
+class Break:
+    """The first event of a chain that does not verify, and why."""
+
+    chain: int
+    event_id: int | None
+    seq: int | None
+    reason: str
+
+    def describe(self) -> str:
+        where = f"chain {self.chain}"
+        if self.event_id is not None:
+            where += f", event id {self.event_id} (seq {self.seq})"
+        return f"{where}: {self.reason}"
+
+
+class ChainWalker:
+    """Checks the events of one chain in seq order, from a trusted starting point.
+
+    Feed it every stored event with seq above ``start_seq``, in order; the
+    first problem is kept in :attr:`broken` and later events are ignored.
+    ``checkpoints`` (seq -> hash) are earlier verified points the walk must
+    pass through unchanged: a chain rewritten wholesale after a checkpoint
+    (every hash recomputed) still disagrees with it.
+    """
+
+    def __init__(self, chain: int, start_seq: int, start_hash: bytes, checkpoints: dict[int, bytes]) -> None:
+        self.chain = chain
+        self.seq = start_seq
+        self.hash = start_hash
+        self.last_at: datetime | None = None
+        self.checkpoints = checkpoints
+        self.count = 0
+        self.broken: Break | None = None
+
+    def feed(self, event: StoredEvent) -> None:
+        if self.broken is not None:
+            return
+        expected = self.seq + 1
+        if event.seq != expected:
+            what = "missing" if event.seq > expected else "out of order"
+            self._fail(event, f"event(s) {what}: expected seq {expected}, found {event.seq}")
+            return
+        if event.prev_hash != self.hash:
+            self._fail(event, "prev_hash does not match the previous event's hash")
+            return
+        if link(self.hash, self.chain, event.seq, event.at, event.content.digest()) != event.hash:
+            self._fail(event, "contents do not match the stored hash (the event was altered)")
+            return
+        known = self.checkpoints.get(event.seq)
+        if known is not None and known != event.hash:
+            self._fail(event, "hash differs from the one recorded at a checkpoint (the chain was rewritten)")
+            return
+        self.seq, self.hash, self.last_at = event.seq, event.hash, event.at
+        self.count += 1
+
+    def finish(self, head_seq: int, head_hash: bytes) -> Break | None:
+        """After the last event: the walk must end at the chain head."""
+        if self.broken is None and (self.seq, self.hash) != (head_seq, head_hash):
+            if self.seq < head_seq:
+                reason = f"events after seq {self.seq} are missing (the head is at seq {head_seq})"
+            else:
+                reason = f"the chain head (seq {head_seq}) does not match the last event (seq {self.seq})"
+            self.broken = Break(self.chain, None, None, reason)
+        return self.broken
+
+    def _fail(self, event: StoredEvent, reason: str) -> None:
+        self.broken = Break(self.chain, event.id, event.seq, reason)

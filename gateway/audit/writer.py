@@ -1,0 +1,207 @@
+"""Writes the events of one request: one statement, committed before the response.
+
+One event per customer the request read or was denied, plus one without a
+customer for a denial tied to none (a filter on a category the caller can
+never read). The write is a single call of ``audit_append`` (0002_audit.sql):
+one round trip, its own transaction, the chain head locked only while the
+database runs it. If it fails the request fails closed
+(:class:`AuditUnavailable` -> HTTP 503, no data). Never field values, never
+tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+
+from gateway.audit.chain import EventContent
+from gateway.authz.model import Category, Regime
+from gateway.config import Settings
+from gateway.db import DatabaseError, create_pool
+from gateway.resolvers.database import DATABASE_ERRORS
+
+if TYPE_CHECKING:
+    from gateway.schema.context import RequestContext
+
+log = logging.getLogger("cpni_gateway.audit")
+
+# The role audit writes run as: it may call audit_append() and nothing else
+# on the audit tables (no INSERT, UPDATE, DELETE or TRUNCATE).
+AUDIT_ROLE = "cpni_gateway_app"
+# Monthly partitions are kept this many months ahead, checked this often.
+MONTHS_AHEAD = 3
+PARTITION_CHECK_INTERVAL_S = 6 * 3600.0
+
+CATEGORY_ORDER = {c: i for i, c in enumerate(Category)}
+
+APPEND_SQL = "SELECT audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9::audit_event_in[])"
+
+
+class AuditUnavailable(Exception):
+    """The audit store refused or could not take the request's events."""
+
+
+def sorted_categories(categories: Iterable[Category | str]) -> tuple[str, ...]:
+    """Categories in the schema's order (stable, so digests are reproducible)."""
+    return tuple(c.value for c in sorted({Category(c) for c in categories}, key=CATEGORY_ORDER.__getitem__))
+
+
+def request_events(
+    ctx: RequestContext,
+    operation_name: str | None,
+    regime: Regime,
+    *,
+    withheld: bool = False,
+    denied_categories: Iterable[Category | str] = (),
+) -> list[EventContent]:
+    """The events of one request, one per customer in customer id order.
+
+    ``withheld``: the response carried no data (strict mode), so nothing was
+    disclosed whatever the decisions allowed. ``denied_categories``: the
+    categories of the request's FORBIDDEN errors; those no customer's event
+    accounts for get an event without a customer.
+    """
+    common = {
+        "request_id": ctx.request_id,
+        "client": ctx.client,
+        "division": ctx.division.id,
+        "purpose": ctx.purpose.value,
+        "regime": Regime(regime).value,
+        "campaign_id": ctx.campaign.id if ctx.campaign else None,
+        "operation_name": operation_name,
+    }
+    events = []
+    accounted: set[str] = set()
+    for customer_id, access in sorted(ctx.decisions.by_customer.items()):
+        denied = sorted_categories(access.denied)
+        accounted.update(denied)
+        events.append(
+            EventContent(
+                **common,
+                customer_id=customer_id,
+                disclosed=() if withheld else sorted_categories(access.disclosed),
+                denied=denied,
+                policy_ids=tuple(sorted(access.policy_ids)),
+            )
+        )
+    unaccounted = sorted_categories(c for c in denied_categories if Category(c).value not in accounted)
+    if unaccounted:
+        events.append(
+            EventContent(**common, customer_id=None, disclosed=(), denied=unaccounted, policy_ids=())
+        )
+    return events
+
+
+async def _as_audit_role(conn: asyncpg.Connection) -> None:
+    # Survives the pool's RESET ALL on release: `role` is not reset by it.
+    await conn.execute(f"SET ROLE {AUDIT_ROLE}")
+
+
+class AuditWriter:
+    """Appends each request's events to the hash-chained audit table."""
+
+    def __init__(self, pool: asyncpg.Pool, regime: Regime, *, owns_pool: bool = False) -> None:
+        """``pool``: connections that may call ``audit_append`` (see :meth:`open`)."""
+        self.pool = pool
+        self.regime = Regime(regime)
+        self._owns_pool = owns_pool
+        self._partitions_checked = float("-inf")
+
+    @classmethod
+    async def open(cls, settings: Settings, dsn: str) -> AuditWriter:
+        """A writer with its own small pool whose connections act as ``cpni_gateway_app``.
+
+        Raises :class:`gateway.db.DatabaseError` (message safe to print) when
+        that role is missing or the login role may not use it: the gateway
+        then does not start, rather than serve data it cannot record.
+        """
+        pool = await create_pool(settings, dsn, min_size=0, max_size=settings.pool_max_size, init=_as_audit_role)
+        writer = cls(pool, settings.regime, owns_pool=True)
+        try:
+            async with pool.acquire() as conn:
+                await writer._ensure_partitions(conn)
+        except asyncpg.InsufficientPrivilegeError:
+            await pool.close()
+            raise DatabaseError(
+                f"the database login may not act as role {AUDIT_ROLE} or call audit_append(): "
+                f"GRANT {AUDIT_ROLE} TO <login role>"
+            ) from None
+        except asyncpg.InvalidParameterValueError:  # SET ROLE to a role that does not exist
+            await pool.close()
+            raise DatabaseError(
+                f"role {AUDIT_ROLE} does not exist: run `cpni-gateway db migrate` as a role that may "
+                "create roles, or create it (NOLOGIN) and grant it to the gateway's login"
+            ) from None
+        except DATABASE_ERRORS as exc:
+            await pool.close()
+            raise DatabaseError(f"could not open the audit store: {type(exc).__name__}") from None
+        return writer
+
+    async def close(self) -> None:
+        if self._owns_pool:
+            await self.pool.close()
+
+    async def record(
+        self,
+        ctx: RequestContext,
+        operation_name: str | None,
+        *,
+        outcome_denied: bool = False,
+        withheld: bool = False,
+        denied_categories: Iterable[Category | str] = (),
+    ) -> int:
+        """Write the request's events (see :func:`request_events`); return how many.
+
+        ``outcome_denied`` is implied by the events' denied categories and
+        kept for callers that pass it.
+        """
+        events = request_events(
+            ctx, operation_name, self.regime, withheld=withheld, denied_categories=denied_categories
+        )
+        if not events:
+            return 0
+        try:
+            return await self.append(events)
+        except DATABASE_ERRORS as exc:
+            log.warning("request %s: audit write failed (%s)", ctx.request_id, type(exc).__name__)
+            raise AuditUnavailable() from None
+
+    async def append(self, events: Sequence[EventContent]) -> int:
+        """Append events of one request (they share its request fields) in one statement."""
+        if not events:
+            return 0
+        first = events[0]
+        rows: list[tuple[Any, ...]] = [
+            (e.customer_id, list(e.disclosed), list(e.denied), list(e.policy_ids), e.digest()) for e in events
+        ]
+        # Spreads requests over the chains; any free chain is taken anyway.
+        hint = zlib.crc32(first.request_id.encode()) & 0x7FFFFFFF
+        async with self.pool.acquire() as conn:
+            if time.monotonic() - self._partitions_checked > PARTITION_CHECK_INTERVAL_S:
+                await self._ensure_partitions(conn)
+            written: int = await conn.fetchval(
+                APPEND_SQL,
+                hint,
+                first.request_id,
+                first.client,
+                first.division,
+                first.purpose,
+                first.regime,
+                first.campaign_id,
+                first.operation_name,
+                rows,
+            )
+        return written
+
+    async def _ensure_partitions(self, conn: asyncpg.Connection) -> None:
+        """Create the coming months' partitions; on failure the default partition still takes events."""
+        self._partitions_checked = time.monotonic()
+        try:
+            await conn.fetchval("SELECT audit_ensure_partitions($1)", MONTHS_AHEAD)
+        except (asyncpg.LockNotAvailableError, asyncpg.QueryCanceledError) as exc:
+            log.warning("audit partitions not created this time (%s)", type(exc).__name__)
