@@ -106,3 +106,28 @@ async def record_approval(
         " VALUES ($1, $2, $3, 'PHONE', 'test')",
         customer_id, scope, status,
     )
+
+
+async def make_campaign(
+    pool: asyncpg.Pool,
+    *,
+    division: str,
+    purpose: str,
+    categories: Iterable[str],
+    status: str = "APPROVED",
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+) -> str:
+    """A campaign record (current by default: started a day ago, ending in 30 days); its id."""
+    now = datetime.now(UTC)
+    campaign_id = f"test-campaign-{next_id()}"
+    approved = status == "APPROVED"
+    await pool.execute(
+        "INSERT INTO campaigns (id, name, description, division, purpose, categories, starts_at, ends_at,"
+        " status, created_by, approved_by, approved_at)"
+        " VALUES ($1, $2, 'A test campaign.', $3, $4, $5::text[], $6, $7, $8, 'test', $9, $10)",
+        campaign_id, f"Campaign {campaign_id}", division, purpose, list(categories),
+        starts_at or now - timedelta(days=1), ends_at or now + timedelta(days=30),
+        status, "test" if approved else None, now if approved else None,
+    )
+    return campaign_id
