@@ -55,7 +55,7 @@ def balances_sql(c: Customers) -> str:
         INSERT INTO balances (customer_id, amount_cents, currency)
         SELECT customer_id,
                CASE WHEN due = 0 AND {d.unit('credit', 'customer_id')} < {CREDIT_SHARE}
-                    THEN -(500 + {d.int('credit_cents', 'customer_id', 4500)})
+                    THEN -(500 + {d.below('credit_cents', 'customer_id', 4500)})
                     ELSE due END,
                'USD'
         FROM (

@@ -42,7 +42,7 @@ def approvals_sql(c: Customers) -> str:
     )
     n = f"CASE WHEN {d.unit('history', 'id')} < 0.7 THEN 1 WHEN {d.unit('history', 'id')} < 0.9 THEN 2 ELSE 3 END"
     # An earlier record always differs from the latest, so "latest wins" shows.
-    status = f"CASE WHEN j = a.n THEN a.final ELSE (a.final + 1 + {d.int('earlier', 'j', 2, 'a.id')}) % 3 END"
+    status = f"CASE WHEN j = a.n THEN a.final ELSE (a.final + 1 + {d.below('earlier', 'j', 2, 'a.id')}) % 3 END"
     return f"""
         INSERT INTO cpni_approvals (id, customer_id, scope, status, channel, recorded_by, recorded_at)
         SELECT a.id * 10 + j, a.id, 'CPNI', ({text_array(STATUSES)})[1 + {status}],
@@ -51,8 +51,8 @@ def approvals_sql(c: Customers) -> str:
                $3::timestamptz - (a.latest_age + (a.n - j) * a.gap) * interval '1 second'
         FROM (
             SELECT id, {final} AS final, {n} AS n,
-                   3600 + {d.int('approval_age', 'id', 700 * DAY)} AS latest_age,
-                   (30 + {d.int('approval_gap', 'id', 300)}) * {DAY} AS gap
+                   3600 + {d.below('approval_age', 'id', 700 * DAY)} AS latest_age,
+                   (30 + {d.below('approval_gap', 'id', 300)}) * {DAY} AS gap
             FROM (SELECT id, {d.unit('approval', 'id')} AS u
                   FROM generate_series($1::bigint, $2::bigint) AS id OFFSET 0) AS p
         ) AS a
@@ -70,7 +70,7 @@ def location_approvals_sql(c: Customers) -> str:
                CASE WHEN j = l.n THEN l.status ELSE 'OPT_IN' END,
                {d.pick('location_channel', 'j', text_array(APPROVAL_CHANNELS), len(APPROVAL_CHANNELS), 'l.id')},
                '{RECORDED_BY}',
-               $3::timestamptz - (3600 + {d.int('location_age', 'j', 400 * DAY, 'l.id')}
+               $3::timestamptz - (3600 + {d.below('location_age', 'j', 400 * DAY, 'l.id')}
                                   + (l.n - j) * {400 * DAY}) * interval '1 second'
         FROM (
             SELECT id, CASE WHEN u < {LOCATION_OPT_IN_SHARE} THEN 'OPT_IN' ELSE 'OPT_OUT' END AS status,
@@ -96,14 +96,14 @@ def notices_sql(c: Customers) -> str:
         f"CASE WHEN u < {none_} THEN NULL "
         f"WHEN u < {inside} THEN {d.pick('inside_days', 'id', int_array(INSIDE_WAIT_DAYS), len(INSIDE_WAIT_DAYS))} "
         f"WHEN u < {past} THEN {d.pick('past_days', 'id', int_array(JUST_PAST_WAIT_DAYS), len(JUST_PAST_WAIT_DAYS))} "
-        f"WHEN u < {valid} THEN 61 + {d.int('valid_days', 'id', 669)} "
-        f"ELSE 731 + {d.int('stale_days', 'id', 1000)} END"
+        f"WHEN u < {valid} THEN 61 + {d.below('valid_days', 'id', 669)} "
+        f"ELSE 731 + {d.below('stale_days', 'id', 1000)} END"
     )
     prior = f"CASE WHEN u < {past} AND {d.unit('prior_notice', 'id')} < 0.5 THEN 2 ELSE 1 END"
     # Up to 6 hours past midnight: "29 days ago" stays inside the wait.
     sent = (
-        f"$3::timestamptz - ((CASE WHEN j = 1 THEN x.days ELSE x.days + 730 + {d.int('prior_days', 'x.id', 60)} END)"
-        f" * {DAY} + {d.int('notice_hour', 'j', 6 * 3600, 'x.id')}) * interval '1 second'"
+        f"$3::timestamptz - ((CASE WHEN j = 1 THEN x.days ELSE x.days + 730 + {d.below('prior_days', 'x.id', 60)} END)"
+        f" * {DAY} + {d.below('notice_hour', 'j', 6 * 3600, 'x.id')}) * interval '1 second'"
     )
     return f"""
         INSERT INTO cpni_notices (id, customer_id, sent_at, method, recorded_by, recorded_at)

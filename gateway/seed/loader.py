@@ -200,7 +200,8 @@ async def _prepare(conn: Any, reset: bool) -> None:
         return
     if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM customers)"):
         raise DatabaseNotEmpty("the database already has customers; seed again with reset to replace them")
-    if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM campaigns WHERE id LIKE 'demo-%')"):
+    demo_ids = [c.id for c in consent.CAMPAIGNS]
+    if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM campaigns WHERE id = ANY($1::text[]))", demo_ids):
         raise DatabaseNotEmpty("the database already has the demo campaigns; seed again with reset")
 
 

@@ -68,7 +68,7 @@ def addresses_sql(c: Customers) -> str:
     cities, states = text_array(p.city for p in PLACES), text_array(p.state for p in PLACES)
     zips = int_array(p.zip_code for p in PLACES)
     street = (
-        f"(1 + {d.int('house', 'id', 9899)})::text || ' ' || "
+        f"(1 + {d.below('house', 'id', 9899)})::text || ' ' || "
         f"{d.pick('street', 'id', text_array(vocab.STREETS), len(vocab.STREETS))} || ' ' || "
         f"{d.pick('suffix', 'id', text_array(vocab.STREET_SUFFIXES), len(vocab.STREET_SUFFIXES))}"
     )
@@ -77,7 +77,7 @@ def addresses_sql(c: Customers) -> str:
         WITH c AS MATERIALIZED (
             SELECT id, home, b, {street} AS street,
                    CASE WHEN b < {BILLING_SAME_CITY_SHARE} THEN home ELSE {elsewhere} END AS bill,
-                   ({zips})[home] + {d.int('zip', 'id', 40)} AS zip
+                   ({zips})[home] + {d.below('zip', 'id', 40)} AS zip
             FROM (SELECT id, {c.place('id')} AS home, {d.unit('billing', 'id')} AS b
                   FROM {_IDS}) AS p
         )
@@ -87,10 +87,10 @@ def addresses_sql(c: Customers) -> str:
         UNION ALL
         SELECT id, 'BILLING',
                CASE WHEN b < {BILLING_SAME_SHARE} THEN street
-                    ELSE 'PO Box ' || (100 + {d.int('po_box', 'id', 9900)}) END,
+                    ELSE 'PO Box ' || (100 + {d.below('po_box', 'id', 9900)}) END,
                ({cities})[bill], ({states})[bill],
                CASE WHEN b < {BILLING_SAME_SHARE} THEN lpad(zip::text, 5, '0')
-                    ELSE lpad((({zips})[bill] + {d.int('po_zip', 'id', 40)})::text, 5, '0') END
+                    ELSE lpad((({zips})[bill] + {d.below('po_zip', 'id', 40)})::text, 5, '0') END
         FROM c
     """
 
@@ -100,7 +100,7 @@ def payment_methods_sql(c: Customers) -> str:
     return f"""
         INSERT INTO payment_methods (customer_id, kind, last4)
         SELECT id, kind,
-               CASE WHEN kind <> 'INVOICE' THEN lpad({c.d.int('last4', 'id', 10000)}::text, 4, '0') END
+               CASE WHEN kind <> 'INVOICE' THEN lpad({c.d.below('last4', 'id', 10000)}::text, 4, '0') END
         FROM (
             SELECT id,
                    CASE WHEN biz THEN CASE WHEN u < 0.5 THEN 'INVOICE' WHEN u < 0.8 THEN 'BANK_ACCOUNT'

@@ -58,7 +58,7 @@ def services_sql(c: Customers) -> str:
     return f"""
         INSERT INTO services (id, customer_id, category, plan, status, activated_at)
         SELECT {sid}, c.id, ({text_array(CATEGORIES)})[k + 1],
-               ({names})[(c.biz * {len(CATEGORIES)} + k) * {per} + 1 + {d.int('plan', sid, per)}],
+               ({names})[(c.biz * {len(CATEGORIES)} + k) * {per} + 1 + {d.below('plan', sid, per)}],
                CASE WHEN c.terminated THEN 'DISCONNECTED'
                     -- never the first service: a live customer keeps at least one
                     WHEN c.mask & -c.mask <> 1 << k
@@ -88,8 +88,8 @@ def configurations_sql(c: Customers) -> str:
         INSERT INTO service_configurations
                (service_id, customer_id, features, equipment, bandwidth_mbps, ip_address)
         SELECT s.id, s.customer_id,
-               string_to_array(({feature_sets})[{cat} * {n_sets} + 1 + {d.int('features', 's.id', n_sets)}], '|'),
-               coalesce(p.equipment, ({equipment})[{cat} * {per} + 1 + {d.int('equipment', 's.id', per)}]),
+               string_to_array(({feature_sets})[{cat} * {n_sets} + 1 + {d.below('features', 's.id', n_sets)}], '|'),
+               coalesce(p.equipment, ({equipment})[{cat} * {per} + 1 + {d.below('equipment', 's.id', per)}]),
                p.bandwidth_mbps,
                CASE WHEN s.category = 'INTERNET'
                     THEN host(inet '{IP_POOL}' + (s.id % {IP_POOL_SIZE})) END
@@ -120,12 +120,12 @@ def usage_sql(c: Customers) -> str:
     n = len(PLACES)
     call_key = (
         f"CASE WHEN {d.unit('favourite', 'k', 'sid')} < {FAVOURITE_SHARE} "
-        f"THEN {d.int('favourite_slot', 'k', FAVOURITES, 'sid')} ELSE {FAVOURITES} + k END"
+        f"THEN {d.below('favourite_slot', 'k', FAVOURITES, 'sid')} ELSE {FAVOURITES} + k END"
     )
     cell_no = (
         f"CASE WHEN {d.unit('usual_cell', 'k', 'sid')} < 0.7 "
-        f"THEN {d.int('home_cell', d.int('home_cell_slot', 'k', 3, 'sid'), CELLS_PER_STATE, 'customer_id')} "
-        f"ELSE {d.int('cell', 'k', CELLS_PER_STATE, 'sid')} END"
+        f"THEN {d.below('home_cell', d.below('home_cell_slot', 'k', 3, 'sid'), CELLS_PER_STATE, 'customer_id')} "
+        f"ELSE {d.below('cell', 'k', CELLS_PER_STATE, 'sid')} END"
     )
     cell_state = (
         f"CASE WHEN {d.unit('roaming', 'k', 'sid')} < 0.9 THEN ({states})[home] "
@@ -149,7 +149,7 @@ def usage_sql(c: Customers) -> str:
                          < CASE WHEN category = 'LONG_DISTANCE' THEN 0.85 ELSE 0.6 END THEN 'OUTBOUND'
                     ELSE 'INBOUND' END,
                CASE WHEN NOT is_data
-                    THEN '+1' || {area} || (2000000 + {d.int('called_number', 'ckey', 8000000, 'customer_id')})::text
+                    THEN '+1' || {area} || (2000000 + {d.below('called_number', 'ckey', 8000000, 'customer_id')})::text
                     END,
                CASE WHEN NOT is_data THEN NULL
                     WHEN category = 'INTERNET' THEN 50000000 + floor(power({u_bytes}, 2) * 2e10)

@@ -55,7 +55,7 @@ class Draws:
             salt = f"({salt} # ({key2})::bigint)"
         return f"(hashint8extended(({key})::bigint, {salt}) & 2147483647)"
 
-    def int(self, name: str, key: str, n: int, key2: str | None = None) -> str:
+    def below(self, name: str, key: str, n: int, key2: str | None = None) -> str:
         """A uniform integer in ``[0, n)``."""
         return f"({self._hash(name, key, key2)} % {n})"
 
@@ -65,7 +65,7 @@ class Draws:
 
     def pick(self, name: str, key: str, array: str, n: int, key2: str | None = None) -> str:
         """A uniform element of an array literal of length ``n``."""
-        return f"({array})[1 + {self.int(name, key, n, key2)}]"
+        return f"({array})[1 + {self.below(name, key, n, key2)}]"
 
 
 class Customers:

@@ -66,11 +66,15 @@ async def conn(server_url: str) -> AsyncIterator[asyncpg.Connection]:
     await _drop(server_url, name)
 
 
-@pytest_asyncio.fixture
-async def seeded(conn: asyncpg.Connection) -> AsyncIterator[asyncpg.Connection]:
-    """The fresh database seeded with CUSTOMERS customers, seed 0."""
-    await seed(conn, customers=CUSTOMERS, seed=0, now=NOW)
-    yield conn
+@pytest_asyncio.fixture(scope="module")
+async def seeded(server_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A database seeded with CUSTOMERS customers, seed 0, shared by the read-only tests."""
+    name, url = await _create(server_url)
+    connection = await asyncpg.connect(url)
+    await seed(connection, customers=CUSTOMERS, seed=0, now=NOW)
+    yield connection
+    await connection.close()
+    await _drop(server_url, name)
 
 
 @pytest.fixture
@@ -287,30 +291,29 @@ async def test_campaigns_are_seeded_with_purpose_values(seeded: asyncpg.Connecti
     }
 
 
-async def test_consent_ids_do_not_collide_with_later_records(seeded: asyncpg.Connection) -> None:
-    await seeded.execute(
+async def test_consent_ids_do_not_collide_with_later_records(conn: asyncpg.Connection) -> None:
+    await seed(conn, customers=20, seed=0, now=NOW)
+    await conn.execute(
         "INSERT INTO cpni_approvals (customer_id, scope, status, channel, recorded_by)"
         " VALUES (1, 'CPNI', 'OPT_OUT', 'PHONE', 'test')"
     )
-    await seeded.execute(
+    await conn.execute(
         "INSERT INTO cpni_notices (customer_id, sent_at, method, recorded_by) VALUES (1, now(), 'MAIL', 'test')"
     )
 
 
-async def test_refuses_a_database_with_customers_unless_reset(seeded: asyncpg.Connection) -> None:
+async def test_refuses_a_database_with_customers_unless_reset(conn: asyncpg.Connection) -> None:
+    await seed(conn, customers=30, seed=0, now=NOW)
     with pytest.raises(DatabaseNotEmpty):
-        await seed(seeded, customers=10, seed=0, now=NOW)
-    report = await seed(seeded, customers=10, seed=0, now=NOW, reset=True)
-    assert report.customers == await seeded.fetchval("SELECT count(*) FROM customers") == 10
-    assert await seeded.fetchval("SELECT max(customer_id) FROM cpni_approvals") <= 10
-
-
-async def test_reset_keeps_consent_tables_append_only(seeded: asyncpg.Connection) -> None:
-    await seed(seeded, customers=5, seed=0, now=NOW, reset=True)
+        await seed(conn, customers=10, seed=0, now=NOW)
+    report = await seed(conn, customers=10, seed=0, now=NOW, reset=True)
+    assert report.customers == await conn.fetchval("SELECT count(*) FROM customers") == 10
+    assert await conn.fetchval("SELECT max(customer_id) FROM cpni_approvals") <= 10
+    # The append-only triggers are back on after the reset.
     for sql in ("UPDATE cpni_approvals SET status = 'OPT_IN'", "DELETE FROM cpni_notices",
                 "TRUNCATE cpni_approvals"):
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
-            await seeded.execute(sql)
+            await conn.execute(sql)
 
 
 def test_cli_seeds_then_refuses_without_reset(database: str) -> None:
