@@ -21,7 +21,9 @@ def invoices_sql(c: Customers) -> str:
     inv = "(m.id * 100 + i)"
     # Months are counted in UTC (timestamp without time zone), whatever the
     # session's TimeZone.
-    start = f"date_trunc('month', $3::timestamptz AT TIME ZONE 'UTC') - ({INVOICE_MONTHS} - i) * interval '1 month'"
+    start = (
+        f"date_trunc('month', $3::timestamptz AT TIME ZONE 'UTC') - ({INVOICE_MONTHS} - i) * interval '1 month'"
+    )
     return f"""
         INSERT INTO invoices (id, customer_id, period, issued_at, amount_cents, currency, status)
         SELECT {inv}, m.id, to_char(p.start, 'YYYY-MM'),

@@ -92,18 +92,22 @@ def notices_sql(c: Customers) -> str:
     """
     d = c.d
     none_, inside, past, valid = NOTICE_BUCKETS
+    inside_days = d.pick("inside_days", "id", int_array(INSIDE_WAIT_DAYS), len(INSIDE_WAIT_DAYS))
+    past_days = d.pick("past_days", "id", int_array(JUST_PAST_WAIT_DAYS), len(JUST_PAST_WAIT_DAYS))
     latest = (
         f"CASE WHEN u < {none_} THEN NULL "
-        f"WHEN u < {inside} THEN {d.pick('inside_days', 'id', int_array(INSIDE_WAIT_DAYS), len(INSIDE_WAIT_DAYS))} "
-        f"WHEN u < {past} THEN {d.pick('past_days', 'id', int_array(JUST_PAST_WAIT_DAYS), len(JUST_PAST_WAIT_DAYS))} "
+        f"WHEN u < {inside} THEN {inside_days} "
+        f"WHEN u < {past} THEN {past_days} "
         f"WHEN u < {valid} THEN 61 + {d.below('valid_days', 'id', 669)} "
         f"ELSE 731 + {d.below('stale_days', 'id', 1000)} END"
     )
     prior = f"CASE WHEN u < {past} AND {d.unit('prior_notice', 'id')} < 0.5 THEN 2 ELSE 1 END"
-    # Up to 6 hours past midnight: "29 days ago" stays inside the wait.
+    # Sent up to 6 hours earlier than whole days before `now` (midnight):
+    # "29 days ago" stays inside the 30-day wait, "30 days ago" is past it.
+    days = f"CASE WHEN j = 1 THEN x.days ELSE x.days + 730 + {d.below('prior_days', 'x.id', 60)} END"
     sent = (
-        f"$3::timestamptz - ((CASE WHEN j = 1 THEN x.days ELSE x.days + 730 + {d.below('prior_days', 'x.id', 60)} END)"
-        f" * {DAY} + {d.below('notice_hour', 'j', 6 * 3600, 'x.id')}) * interval '1 second'"
+        f"$3::timestamptz - (({days}) * {DAY} + {d.below('notice_hour', 'j', 6 * 3600, 'x.id')})"
+        " * interval '1 second'"
     )
     return f"""
         INSERT INTO cpni_notices (id, customer_id, sent_at, method, recorded_by, recorded_at)

@@ -103,7 +103,8 @@ def _usage_count(c: Customers) -> str:
     arms = " ".join(
         f"WHEN '{cat}' THEN {low} + floor({extra} * {u2})" for cat, (low, extra) in USAGE_COUNTS.items()
     )
-    return f"((CASE s.category {arms} ELSE 0 END)::int / CASE WHEN s.status = 'SUSPENDED' THEN {SUSPENDED_USAGE_DIVISOR} ELSE 1 END)"
+    divisor = f"CASE WHEN s.status = 'SUSPENDED' THEN {SUSPENDED_USAGE_DIVISOR} ELSE 1 END"
+    return f"((CASE s.category {arms} ELSE 0 END)::int / {divisor})"
 
 
 def usage_sql(c: Customers) -> str:
@@ -135,6 +136,7 @@ def usage_sql(c: Customers) -> str:
         f"CASE WHEN category = 'LOCAL' THEN ({areas})[home] "
         f"ELSE {d.pick('called_area', 'ckey', areas, n, 'customer_id')} END"
     )
+    number = f"(2000000 + {d.below('called_number', 'ckey', 8000000, 'customer_id')})"
     u_len, u_bytes = d.unit("duration", "k", "sid"), d.unit("bytes", "k", "sid")
     return f"""
         INSERT INTO usage_records (customer_id, service_id, started_at, duration_seconds,
@@ -149,7 +151,7 @@ def usage_sql(c: Customers) -> str:
                          < CASE WHEN category = 'LONG_DISTANCE' THEN 0.85 ELSE 0.6 END THEN 'OUTBOUND'
                     ELSE 'INBOUND' END,
                CASE WHEN NOT is_data
-                    THEN '+1' || {area} || (2000000 + {d.below('called_number', 'ckey', 8000000, 'customer_id')})::text
+                    THEN '+1' || {area} || {number}::text
                     END,
                CASE WHEN NOT is_data THEN NULL
                     WHEN category = 'INTERNET' THEN 50000000 + floor(power({u_bytes}, 2) * 2e10)
