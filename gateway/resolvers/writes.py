@@ -228,7 +228,7 @@ async def approve_campaign(
             raise WriteRefused("id", "names no campaign")
         current = dict(found)
         if current.pop("ended"):
-            raise WriteRefused("id", "the campaign has already ended")
+            raise WriteRefused("id", "names a campaign that has already ended")
         if current["status"] == "APPROVED":
             return CampaignRow(**current)  # the first approval stands
         db.round_trips += 1

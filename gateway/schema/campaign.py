@@ -15,13 +15,14 @@ from typing import Any
 
 import strawberry
 
-from gateway.authz.model import Action, Category
-from gateway.authz.model import Purpose as PurposeValue
-from gateway.authz.model import ServiceCategory as ServiceCategoryValue
-from gateway.schema.categories import DataCategory, categorized, field
+from gateway.authz.model import Action, Category, Purpose, ServiceCategory
+from gateway.schema.categories import categorized, field
 from gateway.schema.context import RequestContext
 from gateway.schema.errors import BadUserInputError
-from gateway.schema.scalars import CampaignStatus, Purpose, ServiceCategory
+from gateway.schema.scalars import CampaignStatus
+
+# The model's enums are the graph's enums (DataCategory, Purpose,
+# ServiceCategory): gateway.schema.categories and .scalars register them.
 
 PUBLIC = Category.PUBLIC
 MAX_NAME_LENGTH = 200
@@ -41,7 +42,7 @@ class Campaign:
     division: strawberry.ID = field(PUBLIC, description="The division that runs it.")
     purpose: Purpose = field(PUBLIC, description="The marketing purpose it runs under.")
     status: CampaignStatus = field(PUBLIC)
-    categories: list[DataCategory] = field(PUBLIC, description="The data categories it may read.")
+    categories: list[Category] = field(PUBLIC, description="The data categories it may read.")
     target_categories: list[ServiceCategory] = field(PUBLIC, description="The services it offers.")
     starts_at: datetime = field(PUBLIC)
     ends_at: datetime = field(PUBLIC, description="Requests under it are refused from this time on.")
@@ -52,7 +53,7 @@ class CampaignInput:
     name: str
     description: str = strawberry.field(description="What it offers and to whom (64.2009(c)).")
     purpose: Purpose = strawberry.field(description="A marketing purpose the calling division may declare.")
-    categories: list[DataCategory] = strawberry.field(
+    categories: list[Category] = strawberry.field(
         description="The data categories it will read: SUBSCRIBER_LIST, CONTACT, SERVICE, CONFIGURATION, "
         "USAGE, LOCATION, BILLING."
     )
@@ -69,9 +70,9 @@ class CampaignRequest:
 
     name: str
     description: str
-    purpose: PurposeValue
+    purpose: Purpose
     categories: tuple[Category, ...]
-    target_categories: tuple[ServiceCategoryValue, ...]
+    target_categories: tuple[ServiceCategory, ...]
     starts_at: datetime
     ends_at: datetime
 
@@ -106,7 +107,7 @@ def campaign_request(ctx: RequestContext, data: CampaignInput) -> CampaignReques
     """Validate ``data`` for the calling division; ``BAD_USER_INPUT`` names the field at fault."""
     name = _text(data.name, "input.name", MAX_NAME_LENGTH)
     description = _text(data.description, "input.description", MAX_DESCRIPTION_LENGTH)
-    purpose = PurposeValue(data.purpose)
+    purpose = Purpose(data.purpose)
     may_declare = (
         purpose.is_marketing
         and purpose in ctx.division.purposes
@@ -133,7 +134,7 @@ def campaign_request(ctx: RequestContext, data: CampaignInput) -> CampaignReques
         description=description,
         purpose=purpose,
         categories=tuple(sorted(chosen, key=order.index)),
-        target_categories=tuple(sorted({ServiceCategoryValue(t) for t in data.target_categories or ()})),
+        target_categories=tuple(sorted({ServiceCategory(t) for t in data.target_categories or ()})),
         starts_at=starts_at,
         ends_at=ends_at,
     )

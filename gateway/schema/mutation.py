@@ -138,22 +138,17 @@ async def record_cpni_approval(ctx: RequestContext, data: CpniApprovalInput) -> 
     if not channel or len(channel) > MAX_CHANNEL_LENGTH:
         raise BadUserInputError(f"`input.channel` must be 1 to {MAX_CHANNEL_LENGTH} characters")
     customer_id = await _customer(ctx, data.customer_id)
-    params = {
-        "customerId": customer_id,
-        "status": data.status.value,
-        "scope": (data.scope or ApprovalScope.CPNI).value,
-        "channel": channel,
-    }
+    status, scope = data.status.value, (data.scope or ApprovalScope.CPNI).value
     row: ApprovalRow = await _write(
         ctx,
         Action.RECORD_CPNI_APPROVAL.value,
-        params,
+        {"customerId": customer_id, "status": status, "scope": scope, "channel": channel},
         lambda guard: writes.record_approval(
             ctx.loaders.db,
             guard,
             customer_id=customer_id,
-            status=params["status"],
-            scope=params["scope"],
+            status=status,
+            scope=scope,
             channel=channel,
             recorded_by=ctx.client,
         ),
