@@ -26,12 +26,11 @@ async def _prepare(settings: Settings, dsn: str, *, demo: bool) -> None:
     try:
         async with pool.acquire() as conn:
             applied = await migrate(conn)
-            for m in applied:
-                click.echo(f"applied migration {m.version:04d}_{m.name}", err=True)
-            if demo:
-                count = await conn.fetchval("SELECT count(*) FROM customers")
-                if count == 0:
-                    await _seed_demo(pool)
+            empty = not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM customers)")
+        for m in applied:
+            click.echo(f"applied migration {m.version:04d}_{m.name}", err=True)
+        if demo and empty:
+            await _seed_demo(pool)
     finally:
         await pool.close()
 
@@ -39,8 +38,9 @@ async def _prepare(settings: Settings, dsn: str, *, demo: bool) -> None:
 async def _seed_demo(pool: asyncpg.Pool) -> None:
     from gateway.seed import seed  # noqa: PLC0415 - only on first demo start
 
-    click.echo(f"seeding {DEMO_CUSTOMERS} demo customers (first run only)...", err=True)
-    report = await seed(pool, customers=DEMO_CUSTOMERS, seed=0)
+    customers = int(os.environ.get("CPNI_GATEWAY_DEMO_CUSTOMERS", DEMO_CUSTOMERS))
+    click.echo(f"seeding {customers} demo customers (first run only)...", err=True)
+    report = await seed(pool, customers=customers, seed=0)
     click.echo(f"seeded in {report.seconds:.1f}s", err=True)
 
 

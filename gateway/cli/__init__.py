@@ -9,7 +9,7 @@ from gateway.cli.serve import serve
 from gateway.cli.token import token
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="cpni-gateway", context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cpni-gateway")
 def main() -> None:
     """CPNI Gateway: field-level authorization for customer data (47 U.S.C. 222)."""

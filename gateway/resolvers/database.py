@@ -17,16 +17,23 @@ DATABASE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 class Database:
-    """Runs queries on the pool and counts SQL round trips for this request."""
+    """Runs queries on the pool and counts SQL round trips for this request.
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    Every wait is bounded: asyncpg's pool waits forever for a free connection
+    unless told otherwise, so each acquire carries ``acquire_timeout``.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, *, acquire_timeout: float = 2.0) -> None:
         self.pool = pool
+        self.acquire_timeout = acquire_timeout
         self.round_trips = 0
 
     async def fetch(self, sql: str, *args: Any) -> Sequence[asyncpg.Record]:
         self.round_trips += 1
-        return await self.pool.fetch(sql, *args)
+        async with self.pool.acquire(timeout=self.acquire_timeout) as conn:
+            return await conn.fetch(sql, *args)
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
         self.round_trips += 1
-        return await self.pool.fetchrow(sql, *args)
+        async with self.pool.acquire(timeout=self.acquire_timeout) as conn:
+            return await conn.fetchrow(sql, *args)
