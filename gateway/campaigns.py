@@ -40,8 +40,10 @@ def campaign_required() -> AuthError:
 class CampaignGate:
     """Checks ``X-Campaign-Id`` against the campaign records; built once per process."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, acquire_timeout: float = 2.0) -> None:
         self.pool = pool
+        # asyncpg waits for a free connection forever unless told otherwise.
+        self.acquire_timeout = acquire_timeout
 
     async def require(
         self, campaign_id: str | None, caller: Caller, purpose: Purpose, *, mutation: bool = False
@@ -57,7 +59,7 @@ class CampaignGate:
         campaign_id = (campaign_id or "").strip()
         if not campaign_id or len(campaign_id) > MAX_CAMPAIGN_ID_LENGTH:
             raise campaign_required()
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire(timeout=self.acquire_timeout) as conn:
             categories = await conn.fetchval(CAMPAIGN_SQL, campaign_id, caller.division.id, purpose.value)
         if categories is None:
             raise campaign_required()

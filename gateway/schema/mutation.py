@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
@@ -35,6 +35,7 @@ from gateway.schema.scalars import ApprovalScope, CpniApprovalStatus, NoticeMeth
 from gateway.schema.types import CpniApproval, CpniNotice
 
 PUBLIC, CONSENT = Category.PUBLIC, Category.CONSENT
+Row = TypeVar("Row", ApprovalRow, NoticeRow, CampaignRow)
 MAX_KEY_LENGTH = 200
 MAX_CHANNEL_LENGTH = 64
 # Clocks of care systems drift; a notice is not "sent" further ahead than this.
@@ -106,7 +107,12 @@ def _guard(ctx: RequestContext, operation: str, params: dict[str, Any]) -> write
     return writes.idempotency(ctx.client, key, operation, params)
 
 
-async def _write(ctx: RequestContext, operation: str, params: dict[str, Any], write: Any) -> Any:
+async def _write(
+    ctx: RequestContext,
+    operation: str,
+    params: dict[str, Any],
+    write: Callable[[writes.Idempotency | None], Awaitable[Row]],
+) -> Row:
     """Run ``write(guard)``, turning refusals into ``BAD_USER_INPUT`` errors naming the field."""
     guard = _guard(ctx, operation, params)
     try:
