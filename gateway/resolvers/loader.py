@@ -15,6 +15,11 @@ V = TypeVar("V")
 
 BatchFn = Callable[[Sequence[K]], Awaitable[Sequence[V]]]
 
+# Resolvers reach the same loader after different numbers of awaits, so the
+# keys of one "wave" arrive over a few loop iterations. Dispatch waits while
+# other callbacks are ready (bounded), so a wave is one query, not several.
+MAX_DEFERRALS = 16
+
 
 class DataLoader(Generic[K, V]):
     """Coalesces ``load(key)`` calls made in the same event-loop tick."""
@@ -23,6 +28,7 @@ class DataLoader(Generic[K, V]):
         self._batch = batch
         self._cache: dict[K, asyncio.Future[V]] = {}
         self._pending: list[K] = []
+        self._deferrals = 0
 
     def load(self, key: K) -> asyncio.Future[V]:
         future = self._cache.get(key)
@@ -32,6 +38,7 @@ class DataLoader(Generic[K, V]):
         future = loop.create_future()
         self._cache[key] = future
         if not self._pending:
+            self._deferrals = 0
             loop.call_soon(self._dispatch)
         self._pending.append(key)
         return future
@@ -47,6 +54,11 @@ class DataLoader(Generic[K, V]):
             self._cache[key] = future
 
     def _dispatch(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._deferrals < MAX_DEFERRALS and getattr(loop, "_ready", None):
+            self._deferrals += 1
+            loop.call_soon(self._dispatch)
+            return
         keys, self._pending = self._pending, []
         asyncio.ensure_future(self._run(keys))
 

@@ -6,6 +6,7 @@ from enum import StrEnum
 from typing import NewType
 
 import strawberry
+from strawberry.types.scalar import ScalarDefinition
 
 from gateway.authz.model import Purpose as PurposeEnum
 from gateway.authz.model import ServiceCategory as ServiceCategoryEnum
@@ -19,7 +20,7 @@ def _bigint(value: object) -> int:
 
 BigInt = NewType("BigInt", int)
 
-SCALAR_MAP = {
+SCALAR_MAP: dict[object, ScalarDefinition] = {
     BigInt: strawberry.scalar(
         name="BigInt",
         description="A 64-bit integer, serialized as a JSON number.",
@@ -28,8 +29,12 @@ SCALAR_MAP = {
     )
 }
 
-Purpose = strawberry.enum(PurposeEnum, name="Purpose", description="Declared purpose of use (X-Purpose).")
-ServiceCategory = strawberry.enum(ServiceCategoryEnum, name="ServiceCategory")
+# Registered as GraphQL enums under their public names; the classes stay the
+# authorization layer's own, so values flow through without conversion.
+strawberry.enum(PurposeEnum, name="Purpose", description="Declared purpose of use (X-Purpose).")
+strawberry.enum(ServiceCategoryEnum, name="ServiceCategory")
+Purpose = PurposeEnum
+ServiceCategory = ServiceCategoryEnum
 
 
 @strawberry.enum
