@@ -159,7 +159,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             verifier=TokenVerifier(settings, bundle.divisions),
             pool=pool,
             audit=audit,
-            campaigns=CampaignGate(pool),
+            campaigns=CampaignGate(pool, acquire_timeout=settings.limits.pool_acquire_timeout_s),
             metrics=metrics_,
         )
         app.state.runtime = Runtime(settings, bundle, authorizer, pool, endpoint, metrics_)

@@ -71,7 +71,7 @@ async def _write_once(
     write: Callable[[asyncpg.Connection], Awaitable[R]],
 ) -> R:
     """Run ``write`` once per idempotency key; a retry gets the first result back."""
-    async with db.pool.acquire() as conn, conn.transaction():
+    async with db.pool.acquire(timeout=db.acquire_timeout) as conn, conn.transaction():
         if guard is not None:
             db.round_trips += 1
             # On a key held by a transaction still running, this waits for it:
