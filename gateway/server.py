@@ -20,17 +20,25 @@ DEMO_CUSTOMERS = 10_000
 DEMO_TOKEN_TTL = 12 * 3600
 
 
-async def _prepare(settings: Settings, dsn: str, *, demo: bool) -> None:
-    """Migrate; with --demo, seed the demo data set when the database is empty."""
+async def _prepare(settings: Settings, dsn: str, *, demo: bool) -> list[tuple[str, str, str]]:
+    """Migrate; with --demo, seed the demo data set when the database is empty.
+
+    Returns the approved, current campaigns as (id, division, purpose).
+    """
     pool = await create_pool(settings, dsn, min_size=1, max_size=2)
     try:
         async with pool.acquire() as conn:
-            applied = await migrate(conn)
+            applied = await migrate(conn)  # type: ignore[arg-type]
             empty = not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM customers)")
         for m in applied:
             click.echo(f"applied migration {m.version:04d}_{m.name}", err=True)
         if demo and empty:
             await _seed_demo(pool)
+        rows = await pool.fetch(
+            "SELECT id, division, purpose FROM campaigns WHERE status = 'APPROVED'"
+            " AND starts_at <= now() AND now() < ends_at ORDER BY division, id"
+        )
+        return [(r["id"], r["division"], r["purpose"]) for r in rows]
     finally:
         await pool.close()
 
@@ -44,7 +52,7 @@ async def _seed_demo(pool: asyncpg.Pool) -> None:
     click.echo(f"seeded in {report.seconds:.1f}s", err=True)
 
 
-def _print_demo_banner(settings: Settings, host: str, port: int) -> None:
+def _print_demo_banner(settings: Settings, host: str, port: int, campaigns: list[tuple[str, str, str]]) -> None:
     bundle = load_policy(settings.policy_dir)
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     click.echo("")
@@ -56,6 +64,10 @@ def _print_demo_banner(settings: Settings, host: str, port: int) -> None:
         purposes = ",".join(sorted(p.value for p in division.purposes))
         click.echo(f"  {division.id} ({purposes}):\n    {token}")
     click.echo("Declare the purpose with the X-Purpose header, e.g. {\"X-Purpose\": \"customer_care\"}.")
+    if campaigns:
+        click.echo("Marketing purposes also need an approved campaign of the division (X-Campaign-Id):")
+        for campaign_id, division, purpose in campaigns:
+            click.echo(f"  {campaign_id}  ({division}, {purpose})")
     click.echo("")
 
 
@@ -65,11 +77,11 @@ def run(*, demo: bool, host: str | None, port: int | None, workers: int | None, 
         settings = load_settings().with_overrides(host=host, port=port, workers=workers, data_dir=data_dir)
         load_policy(settings.policy_dir)  # an invalid policy stops startup here
         dsn = resolve_database_url(settings)
-        asyncio.run(_prepare(settings, dsn, demo=demo))
+        campaigns = asyncio.run(_prepare(settings, dsn, demo=demo))
     except (ConfigError, PolicyError, DatabaseError) as exc:
         raise click.ClickException(str(exc)) from None
     if demo:
-        _print_demo_banner(settings, settings.host, settings.port)
+        _print_demo_banner(settings, settings.host, settings.port, campaigns)
     # Workers are separate processes: they read the resolved URL from the
     # environment, so they share the one embedded server started here.
     os.environ["CPNI_GATEWAY_DATABASE_URL"] = dsn

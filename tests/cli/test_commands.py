@@ -113,7 +113,7 @@ def demo_server(server_url: str) -> Iterator[tuple[str, str]]:
             if not line:
                 break
             banner += line
-            if "Declare the purpose" in line:
+            if "Uvicorn running" in line or "Application startup complete" in line:
                 break
         base = f"http://127.0.0.1:{port}"
         while time.monotonic() < deadline:
@@ -135,6 +135,7 @@ def test_serve_demo_prints_graphiql_and_a_token_per_division_and_serves(demo_ser
     assert f"GraphiQL at {base}/graphql" in banner
     tokens = dict(re.findall(r"^  (\w+) \([^)]*\):\n    (\S+)$", banner, flags=re.M))
     assert {"customer_care", "wireless", "privacy_office", "partner"} <= set(tokens)
+    assert "demo-wireless-upgrade  (wireless, marketing_same_category)" in banner
     response = httpx.post(
         f"{base}/graphql",
         json={"query": "{ customers(first: 3) { edges { node { id name services { category } } } } }"},
