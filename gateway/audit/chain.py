@@ -174,6 +174,9 @@ class ChainWalker:
 
     def finish(self, head_seq: int, head_hash: bytes) -> Break | None:
         """After the last event: the walk must end at the chain head."""
+        if self.broken is None and max(self.checkpoints, default=0) > self.seq:
+            reason = f"events up to the checkpoint at seq {max(self.checkpoints)} are missing"
+            self.broken = Break(self.chain, None, None, reason)
         if self.broken is None and (self.seq, self.hash) != (head_seq, head_hash):
             if self.seq < head_seq:
                 reason = f"events after seq {self.seq} are missing (the head is at seq {head_seq})"

@@ -1,0 +1,261 @@
+"""The privacy office's queries: the audit trail and the reasons behind decisions (SPEC 5).
+
+Both are Cedar actions of their own (``auditEvents``, ``explainAccess`` in
+``policies/audit.cedar``), checked before the resolver runs; any other
+caller gets ``FORBIDDEN``. Like the campaign records, these types are
+categorized PUBLIC behind that gate: they carry no field values, only which
+categories were read, by whom and why.
+
+``explainAccess`` reads the customer's facts (subscriptions, consent), so it
+leaves an audit event of its own; reading the audit trail does not.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.extensions import FieldExtension
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from gateway.audit import events
+from gateway.audit.chain import micros
+from gateway.audit.events import AuditQuery, Outcome
+from gateway.authz.explain import explain
+from gateway.authz.model import Action, Category
+from gateway.authz.model import Purpose as PurposeValue
+from gateway.resolvers.facts import facts_by_customer
+from gateway.schema.categories import CategoryDirective, DataCategory, categorized, field
+from gateway.schema.context import RequestContext
+from gateway.schema.errors import BadUserInputError, OperationForbiddenError
+from gateway.schema.query import PageInfo
+from gateway.schema.scalars import Purpose
+from gateway.schema.types import _page_size
+
+PUBLIC = Category.PUBLIC
+CURSOR_PREFIX = "audit:v1:"
+# What explainAccess shows of a customer: status and segment (PUBLIC), the
+# categories subscribed to (SERVICE) and the consent facts (CONSENT).
+EXPLAIN_DISCLOSES = frozenset({Category.PUBLIC, Category.SERVICE, Category.CONSENT})
+
+AuditOutcome = strawberry.enum(
+    Outcome, name="AuditOutcome", description="DISCLOSED: the event disclosed a category; DENIED: it denied one."
+)
+
+
+class ActionGate(FieldExtension):
+    """Refuse the field with FORBIDDEN unless the caller may perform ``action``."""
+
+    is_action_gate = True  # schema/check.py: this field is enforced by an action
+
+    def __init__(self, action: Action) -> None:
+        self.action = action
+
+    async def resolve_async(self, next_: Callable[..., Any], source: Any, info: Info, **kwargs: Any) -> Any:
+        ctx: RequestContext = info.context
+        if not ctx.decisions.authorizer.may_perform(ctx.division, ctx.purpose, self.action).allowed:
+            raise OperationForbiddenError()
+        result = next_(source, info, **kwargs)
+        if isinstance(result, Awaitable):
+            return await result
+        return result
+
+
+@strawberry.input(description="Conditions on audit events; all given conditions must hold.")
+class AuditFilter:
+    division: strawberry.ID | None = None
+    customer_id: strawberry.ID | None = None
+    purpose: Purpose | None = None
+    campaign_id: strawberry.ID | None = None
+    since: datetime | None = strawberry.field(default=None, description="At or after (UTC if no zone).")
+    until: datetime | None = strawberry.field(default=None, description="Before (UTC if no zone).")
+    outcome: AuditOutcome | None = None  # type: ignore[valid-type]
+
+
+@strawberry.type(description="What one request disclosed and denied about one customer, and under which rules.")
+@categorized(PUBLIC)
+class AuditEvent:
+    id: strawberry.ID = field(PUBLIC)
+    at: datetime = field(PUBLIC)
+    request_id: str = field(PUBLIC)
+    client: str = field(PUBLIC)
+    division: strawberry.ID = field(PUBLIC)
+    purpose: Purpose = field(PUBLIC)
+    regime: str = field(PUBLIC, description="CPNI_GATEWAY_REGIME the decisions were made under.")
+    campaign_id: strawberry.ID | None = field(PUBLIC)
+    operation_name: str | None = field(PUBLIC)
+    customer_id: strawberry.ID | None = field(PUBLIC, description="Null for a denial tied to no customer.")
+    disclosed: list[DataCategory] = field(PUBLIC)  # type: ignore[valid-type]
+    denied: list[DataCategory] = field(PUBLIC)  # type: ignore[valid-type]
+    policy_ids: list[str] = field(PUBLIC, description="The determining Cedar policies.")
+
+
+@strawberry.type
+@categorized(PUBLIC)
+class AuditEventEdge:
+    cursor: str = field(PUBLIC)
+    node: AuditEvent = field(PUBLIC)
+
+
+@strawberry.type
+@categorized(PUBLIC)
+class AuditEventConnection:
+    edges: list[AuditEventEdge] = field(PUBLIC)
+    page_info: PageInfo = field(PUBLIC)
+
+
+@strawberry.type(description="A decision as the gateway would make it now, with its reasons.")
+@categorized(PUBLIC)
+class AccessExplanation:
+    allowed: bool = field(PUBLIC)
+    policy_ids: list[str] = field(PUBLIC, description="The determining Cedar policies.")
+    cites: list[str] = field(PUBLIC, description="The rule each policy encodes, in the same order.")
+    facts: JSON = field(PUBLIC, description="The inputs of the decision.")
+    category: DataCategory = field(PUBLIC, description="The data category of the field asked about.")  # type: ignore[valid-type]
+    summary: str = field(PUBLIC)
+
+
+def encode_cursor(at: datetime, event_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{CURSOR_PREFIX}{micros(at)}:{event_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
+    if cursor is None:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+        if not text.startswith(CURSOR_PREFIX):
+            raise ValueError
+        at_micros, event_id = (int(p) for p in text.removeprefix(CURSOR_PREFIX).split(":"))
+        return datetime.fromtimestamp(at_micros // 1_000_000, UTC).replace(microsecond=at_micros % 1_000_000), event_id
+    except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError, OSError):
+        raise BadUserInputError("`after` is not a valid cursor") from None
+
+
+def _int_id(raw: strawberry.ID | None, name: str) -> int | None:
+    if raw is None:
+        return None
+    try:
+        value = int(str(raw))
+    except ValueError:
+        raise BadUserInputError(f"`{name}` is not a customer id") from None
+    if not 0 < value < 2**63:
+        raise BadUserInputError(f"`{name}` is not a customer id")
+    return value
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def _query(f: AuditFilter | None) -> AuditQuery:
+    if f is None:
+        return AuditQuery()
+    return AuditQuery(
+        division=str(f.division) if f.division is not None else None,
+        customer_id=_int_id(f.customer_id, "customerId"),
+        purpose=PurposeValue(f.purpose).value if f.purpose is not None else None,
+        campaign_id=str(f.campaign_id) if f.campaign_id is not None else None,
+        since=_utc(f.since),
+        until=_utc(f.until),
+        outcome=Outcome(f.outcome) if f.outcome is not None else None,
+    )
+
+
+def _event(row: Any) -> AuditEvent:
+    return AuditEvent(
+        id=strawberry.ID(str(row["id"])),
+        at=row["at"],
+        request_id=row["request_id"],
+        client=row["client"],
+        division=strawberry.ID(row["division"]),
+        purpose=PurposeValue(row["purpose"]),
+        regime=row["regime"],
+        campaign_id=strawberry.ID(row["campaign_id"]) if row["campaign_id"] is not None else None,
+        operation_name=row["operation_name"],
+        customer_id=strawberry.ID(str(row["customer_id"])) if row["customer_id"] is not None else None,
+        disclosed=[Category(c) for c in row["disclosed"]],
+        denied=[Category(c) for c in row["denied"]],
+        policy_ids=list(row["policy_ids"]),
+    )
+
+
+def field_category(info: Info, name: str) -> Category:
+    """The category a ``Type.field`` of this schema declares (its ``@category`` directive)."""
+    type_name, _, field_name = name.partition(".")
+    graphql_type = info.schema._schema.get_type(type_name) if type_name and field_name else None
+    graphql_field = getattr(graphql_type, "fields", {}).get(field_name) if graphql_type is not None else None
+    if graphql_field is None:
+        raise BadUserInputError("`field` must name a field of the schema as Type.field, e.g. Customer.email")
+    definition = graphql_field.extensions.get("strawberry-definition")
+    directive = next((d for d in getattr(definition, "directives", ()) if isinstance(d, CategoryDirective)), None)
+    if directive is None or directive.inherited or directive.name is None:
+        raise BadUserInputError(
+            f"`{name}` takes the category of the field that returns it; ask about that field instead"
+        )
+    return directive.name
+
+
+@strawberry.type
+@categorized(PUBLIC)
+class PrivacyQuery:
+    @field(  # type: ignore[untyped-decorator]
+        PUBLIC,
+        extensions=[ActionGate(Action.READ_AUDIT)],
+        description="The audit trail, newest first (privacy office, purpose compliance_audit).",
+    )
+    async def audit_events(
+        self, info: Info, first: int | None = 50, after: str | None = None, filter: AuditFilter | None = None
+    ) -> AuditEventConnection:
+        ctx: RequestContext = info.context
+        size = _page_size(50 if first is None else first, ctx.max_page_size, "first")
+        rows, more = await events.page(ctx.loaders.db, _query(filter), first=size, after=decode_cursor(after))
+        edges = [AuditEventEdge(cursor=encode_cursor(r["at"], r["id"]), node=_event(r)) for r in rows]
+        end = edges[-1].cursor if edges else None
+        return AuditEventConnection(edges=edges, page_info=PageInfo(has_next_page=more, end_cursor=end))
+
+    @field(  # type: ignore[untyped-decorator]
+        PUBLIC,
+        extensions=[ActionGate(Action.EXPLAIN_ACCESS)],
+        description="Would `division`, declaring `purpose`, be allowed `field` (Type.field) of this customer now, "
+        "and why (privacy office, purpose compliance_audit).",
+    )
+    async def explain_access(
+        self,
+        info: Info,
+        division: strawberry.ID,
+        purpose: Purpose,
+        customer_id: strawberry.ID,
+        field_: Annotated[str, strawberry.argument(name="field")],
+    ) -> AccessExplanation:
+        ctx: RequestContext = info.context
+        authorizer = ctx.decisions.authorizer
+        found = authorizer.divisions.get(str(division))
+        if found is None:
+            raise BadUserInputError("`division` is not a division of the registry")
+        category = field_category(info, field_)
+        cid = _int_id(customer_id, "customerId")
+        assert cid is not None
+        facts = (await facts_by_customer(ctx.loaders.db, [cid]))[0]
+        if facts is None:
+            raise BadUserInputError("`customerId` names no customer")
+        explanation = explain(authorizer, found, PurposeValue(purpose), category, facts)
+        # The answer shows this customer's subscriptions and consent: audited.
+        gate = authorizer.may_perform(ctx.division, ctx.purpose, Action.EXPLAIN_ACCESS)
+        ctx.decisions.note_public(cid)
+        access = ctx.decisions.by_customer[cid]
+        access.disclosed.update(EXPLAIN_DISCLOSES)
+        access.policy_ids.update(gate.policy_ids)
+        return AccessExplanation(
+            allowed=explanation.allowed,
+            policy_ids=list(explanation.policy_ids),
+            cites=list(explanation.cites),
+            facts=dict(explanation.facts),
+            category=category,
+            summary=explanation.summary,
+        )
