@@ -130,10 +130,24 @@ async def metrics(request: Request) -> Response:
 
 
 async def policy_page(request: Request) -> Response:
+    """The effective policy matrix for reviewers: rendered once per loaded policy, off the event loop."""
+    import asyncio  # noqa: PLC0415
+
     from gateway.policy_page import render_policy_page  # noqa: PLC0415
 
     runtime = _runtime(request)
-    return HTMLResponse(render_policy_page(runtime.authorizer))
+    state = request.app.state
+    # One render at a time (it is seconds of Cedar work); later requests reuse
+    # it until the lifespan builds a new Authorizer.
+    lock: asyncio.Lock | None = getattr(state, "policy_page_lock", None)
+    if lock is None:
+        lock = state.policy_page_lock = asyncio.Lock()
+    async with lock:
+        cached: tuple[Authorizer, str] | None = getattr(state, "policy_page", None)
+        if cached is None or cached[0] is not runtime.authorizer:
+            cached = (runtime.authorizer, await asyncio.to_thread(render_policy_page, runtime.authorizer))
+            state.policy_page = cached
+    return HTMLResponse(cached[1])
 
 
 def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> Starlette:

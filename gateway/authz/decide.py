@@ -146,6 +146,10 @@ class Authorizer:
         read = self._relevant((division, Purpose(purpose), Category(category), campaign_categories))
         return list(points(division, category, read, self._named))
 
+    def relevant_facts(self, division: Division, purpose: Purpose, category: Category) -> frozenset[str]:
+        """The `Facts` fields one cell's decisions can depend on (Cedar's partial evaluation)."""
+        return self._relevant((division, Purpose(purpose), Category(category), None))
+
     def cache_info(self) -> MemoInfo:
         """Size and misses (Cedar evaluations) of the decision memo, for metrics and tests."""
         return MemoInfo(misses=self._misses, size=len(self._memo))

@@ -1,26 +1,41 @@
-"""``cpni-gateway policy``: validate, test, show and compare the authorization policy.
+"""``cpni-gateway policy``: validate, test, show, explain and compare the authorization policy.
 
-Everything here works on the policy directory alone (no database):
-``validate``, ``matrix``, ``test`` and ``diff``. Exit codes: 0 success,
-1 invalid policy, failing case or (``diff --exit-code``) changed cells,
-2 usage error.
+``validate``, ``matrix``, ``test`` and ``diff`` work on policy directories
+alone; ``explain`` and ``diff --impact`` also read the current database
+(``DATABASE_URL``, else the embedded server). Exit codes: 0 success, 1
+invalid policy, failing case, unknown customer, unreachable database or
+(``diff --exit-code``) changed cells, 2 usage error.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
+import asyncpg
 import click
 
 from gateway.authz.cases import CaseError, parse_cases, run_cases
 from gateway.authz.decide import Authorizer
 from gateway.authz.diff import diff_matrices
+from gateway.authz.explain import explain_field, render_field_json, render_field_text
+from gateway.authz.impact import Group, impacts
 from gateway.authz.matrix import Matrix, compute_matrix, render_html, render_json, render_markdown
-from gateway.authz.model import Regime
+from gateway.authz.model import Facts, Purpose, Regime, ServiceCategory
 from gateway.authz.policy import PolicyBundle, PolicyError, case_files, load_policy, read_cases
+from gateway.cli.common import data_dir_option, run_with_pool, settings_or_exit
+from gateway.config import Settings
+from gateway.resolvers.database import DATABASE_ERRORS, Database
+from gateway.resolvers.facts import facts_by_customer
+from gateway.resolvers.impact import population
+from gateway.resolvers.services import services_by_customer
+
+T = TypeVar("T")
 
 _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
+_REGIMES = click.Choice([r.value for r in Regime])
 _dir_option = click.option(
     "--dir",
     "directory",
@@ -31,7 +46,7 @@ _dir_option = click.option(
 )
 _regime_option = click.option(
     "--regime",
-    type=click.Choice([r.value for r in Regime]),
+    type=_REGIMES,
     default=Regime.OPT_OUT.value,
     envvar="CPNI_GATEWAY_REGIME",
     show_default=True,
@@ -41,18 +56,29 @@ _regime_option = click.option(
 
 @click.group()
 def policy() -> None:
-    """Validate, test, show and compare the authorization policy (Cedar files in policies/)."""
+    """Validate, test, show, explain and compare the authorization policy (Cedar files in policies/)."""
 
 
 @policy.command()
 @click.argument("directory", type=_DIR, required=False)
 def validate(directory: Path | None) -> None:
-    """Parse and validate DIRECTORY (default: the configured policies/).
+    """Validate DIRECTORY (default: the configured policies/) and the schema's field categories.
 
-    Prints one line per problem, naming the file and the policy id, and exits 1
-    if there is any; warnings do not fail.
+    Checks every policy against the Cedar schema, the division registry, and
+    that every field of the GraphQL schema carries a data category. Prints one
+    line per problem, naming the file and the policy id (or the field), and
+    exits 1 if there is any; warnings do not fail.
     """
-    bundle = _load(directory)
+    problems: list[str] = []
+    bundle: PolicyBundle | None = None
+    try:
+        bundle = load_policy(directory)
+    except PolicyError as exc:
+        problems += exc.problems
+    problems += _schema_problems()
+    if problems:
+        _fail(problems)
+    assert bundle is not None
     for warning in bundle.warnings:
         click.echo(f"warning: {warning}")
     click.echo(f"{bundle.directory}: valid ({len(bundle.annotations)} policies, {len(bundle.divisions)} divisions)")
@@ -100,22 +126,94 @@ def test(cases: tuple[Path, ...], directory: Path | None) -> None:
 
 
 @policy.command()
+@click.option("--division", required=True, help="Division id of the registry.")
+@click.option("--purpose", required=True, type=click.Choice([p.value for p in Purpose]), help="Declared purpose.")
+@click.option("--customer", required=True, type=int, help="Customer id in the database.")
+@click.option("--field", "field_name", required=True, help="A schema field as Type.field, e.g. UsageRecord.cellSite.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_dir_option
+@_regime_option
+@data_dir_option
+def explain(
+    division: str,
+    purpose: str,
+    customer: int,
+    field_name: str,
+    fmt: str,
+    directory: Path | None,
+    regime: str,
+    data_dir: Path | None,
+) -> None:
+    """Would DIVISION, declaring PURPOSE, see FIELD of CUSTOMER now, and why?
+
+    Reads the customer's facts from the current database, takes the field's
+    data category from the schema's @category directive, and prints the
+    decision (one per service category of the customer for service data),
+    the determining policy ids with their @cite, and the facts used. Exits 0
+    whether allowed or denied, 1 if the customer does not exist, 2 for an
+    unknown division, purpose or field.
+    """
+    from gateway.fields import FieldLookupError, lookup_field  # noqa: PLC0415 - builds the schema
+    from gateway.schema import build_schema  # noqa: PLC0415
+
+    authorizer = Authorizer(_load(directory), Regime(regime))
+    found = authorizer.divisions.get(division)
+    if found is None:
+        known = ", ".join(sorted(authorizer.divisions))
+        raise click.BadParameter(f"unknown division `{division}` (known: {known})", param_hint="--division")
+    try:
+        field = lookup_field(build_schema(), field_name)
+    except FieldLookupError as exc:
+        raise click.BadParameter(str(exc), param_hint="--field") from None
+    facts, services = _customer(settings_or_exit(data_dir=data_dir), customer, field.per_service)
+    if facts is None:
+        click.echo(f"customer {customer} not found")
+        raise SystemExit(1)
+    report = explain_field(
+        authorizer, found, Purpose(purpose), field.name, field.category, str(customer), facts, services
+    )
+    click.echo(json.dumps(render_field_json(report), indent=2) if fmt == "json" else render_field_text(report))
+
+
+@policy.command()
 @click.argument("old_dir", type=_DIR)
 @click.argument("new_dir", type=_DIR)
 @_regime_option
+@click.option("--old-regime", type=_REGIMES, default=None, help="Regime of OLD_DIR (default: --regime).")
+@click.option("--new-regime", type=_REGIMES, default=None, help="Regime of NEW_DIR (default: --regime).")
+@click.option("--impact", is_flag=True, help="Count the customers of the current database each change affects.")
 @click.option("--exit-code", is_flag=True, help="Exit 1 when any cell changed (like `git diff --exit-code`).")
-def diff(old_dir: Path, new_dir: Path, regime: str, exit_code: bool) -> None:
+@data_dir_option
+def diff(
+    old_dir: Path,
+    new_dir: Path,
+    regime: str,
+    old_regime: str | None,
+    new_regime: str | None,
+    impact: bool,
+    exit_code: bool,
+    data_dir: Path | None,
+) -> None:
     """Show the matrix cells whose outcome differs between OLD_DIR and NEW_DIR.
 
     One line per changed cell (`division purpose CATEGORY: old -> new`, `-`
     for a cell that does not exist on one side), then the policies added,
-    removed or edited.
+    removed or edited. With --impact, each line also says how many customers
+    of the current database would lose and gain visibility of that cell
+    (counted with one GROUP BY query, never customer by customer). Give
+    --old-regime and --new-regime to compare the two regimes.
     """
     old_bundle, new_bundle = _load(old_dir), _load(new_dir)
-    old, new = _matrix(old_bundle, Regime(regime)), _matrix(new_bundle, Regime(regime))
-    changes = diff_matrices(old, new)
-    for change in changes:
-        click.echo(str(change))
+    old_authz = Authorizer(old_bundle, Regime(old_regime or regime))
+    new_authz = Authorizer(new_bundle, Regime(new_regime or regime))
+    changes = diff_matrices(compute_matrix(old_authz), compute_matrix(new_authz))
+    lines: list[str] = [str(change) for change in changes]
+    if impact and changes:
+        groups = _population(settings_or_exit(data_dir=data_dir))
+        lines = [str(i) for i in impacts(changes, old_authz, new_authz, groups)]
+        lines.append(f"impact over {sum(g.customers for g in groups)} customer(s) in the current database")
+    for line in lines:
+        click.echo(line)
     edited = _policy_changes(old_bundle, new_bundle)
     for line in edited:
         click.echo(line)
@@ -135,6 +233,41 @@ def _matrix(bundle: PolicyBundle, regime: Regime) -> Matrix:
     return compute_matrix(Authorizer(bundle, regime))
 
 
+def _customer(
+    settings: Settings, customer: int, per_service: bool
+) -> tuple[Facts | None, list[ServiceCategory] | None]:
+    """The customer's facts and, for service data, the categories of its services."""
+
+    async def work(pool: asyncpg.Pool) -> tuple[Facts | None, list[ServiceCategory] | None]:
+        db = Database(pool)
+        facts = (await facts_by_customer(db, [customer]))[0]
+        if facts is None or not per_service:
+            return facts, None
+        rows = (await services_by_customer(db, [customer]))[0]
+        return facts, [ServiceCategory(r.category) for r in rows]
+
+    return _with_database(settings, work)
+
+
+def _population(settings: Settings) -> list[Group]:
+    async def work(pool: asyncpg.Pool) -> list[Group]:
+        return await population(Database(pool))
+
+    return _with_database(settings, work)
+
+
+def _with_database(settings: Settings, work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
+    """Run database work; a failing database is one line and exit 1, never a traceback."""
+
+    async def guarded(pool: asyncpg.Pool) -> T:
+        try:
+            return await work(pool)
+        except DATABASE_ERRORS as exc:
+            raise click.ClickException(f"the database is unavailable ({type(exc).__name__})") from None
+
+    return run_with_pool(settings, guarded)
+
+
 def _policy_changes(old: PolicyBundle, new: PolicyBundle) -> list[str]:
     lines = [f"+ policy {pid}" for pid in sorted(set(new.texts) - set(old.texts))]
     lines += [f"- policy {pid}" for pid in sorted(set(old.texts) - set(new.texts))]
@@ -142,6 +275,20 @@ def _policy_changes(old: PolicyBundle, new: PolicyBundle) -> list[str]:
         f"~ policy {pid}" for pid in sorted(set(old.texts) & set(new.texts)) if old.texts[pid] != new.texts[pid]
     ]
     return lines
+
+
+def _schema_problems() -> list[str]:
+    """Every field of the GraphQL schema must carry a data category (SPEC 5)."""
+    from gateway.schema import build_schema  # noqa: PLC0415 - imports strawberry
+    from gateway.schema.check import SchemaCategoryError  # noqa: PLC0415
+
+    try:
+        build_schema()
+    except SchemaCategoryError as exc:
+        return [f"gateway/schema: {problem}" for problem in str(exc).split("; ")]
+    except Exception as exc:  # a schema that does not build is a finding, not a crash
+        return [f"gateway/schema: the schema does not build ({type(exc).__name__}: {exc})"]
+    return []
 
 
 def _fail(problems: list[str]) -> NoReturn:

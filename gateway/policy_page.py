@@ -1,0 +1,211 @@
+"""``GET /policy``: the effective policy matrix as one self-contained HTML page.
+
+For security reviewers: readable on screen and on paper (print CSS, letters
+as well as colours), no script, no external asset, no build step. Every cell
+links to the text of each policy that decides it, listed at the end of the
+page with its ``@id``, ``@cite``, effect and file name (never a directory:
+responses carry no file paths).
+
+The matrix comes from `gateway.authz.matrix.compute_matrix`, i.e. from Cedar,
+never from a table kept here. Rendering is pure; the route caches the page.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from html import escape
+
+from gateway.authz.classify import LEGEND, MARKETING_NOTE
+from gateway.authz.decide import Authorizer
+from gateway.authz.matrix import Cell, Matrix, PolicyInfo, compute_matrix
+from gateway.authz.model import Category, Purpose, Regime
+
+REGIME_TEXT = {
+    Regime.OPT_OUT: "opt_out: the FCC's 2002 rules (opt-out approval suffices for communications-related marketing)",
+    Regime.OPT_IN: "opt_in: the attorneys general's position (every marketing use needs opt-in; O behaves as I)",
+}
+
+# One background per letter; the letter is always printed too, so the page
+# reads in black and white and for colour-blind reviewers.
+COLOURS = {
+    "A": "#cdebc5",
+    "S": "#e3efb8",
+    "T": "#c9def5",
+    "O": "#fbdcae",
+    "I": "#fff0a3",
+    "X": "#e4d3f3",
+    "D": "#f3c5c5",
+    "?": "#ff9ee0",
+}
+
+
+def render_policy_page(authorizer: Authorizer, *, now: datetime | None = None) -> str:
+    """The page for the policy `authorizer` enforces (about a second or two of Cedar work)."""
+    return render_matrix_page(compute_matrix(authorizer), now=now)
+
+
+def render_matrix_page(matrix: Matrix, *, now: datetime | None = None) -> str:
+    """The page for an already computed matrix."""
+    anchors = _anchors(matrix.policies)
+    numbers = {info.id: n for n, info in enumerate(_in_source_order(matrix.policies), start=1)}
+    # PUBLIC (ids, enum tags) is not customer data: a column only if it ever differs from A.
+    every = matrix.cells + matrix.purpose_cells
+    public_varies = any(x.letter != "A" for x in every if x.category is Category.PUBLIC)
+    shown = [c for c in Category if c is not Category.PUBLIC or public_varies]
+    when = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
+
+    def td(cell: Cell, label: str) -> str:
+        refs = " ".join(
+            f'<a href="#{anchors[pid]}" title="{escape(pid)}">{numbers[pid]}</a>'
+            for pid in sorted(cell.policy_ids, key=lambda p: numbers.get(p, 0))
+            if pid in anchors
+        )
+        meaning = LEGEND.get(cell.letter, "")
+        return (
+            f'<td class="c c-{_letter_class(cell.letter)}" title="{escape(label)}: {escape(cell.letter)} = '
+            f'{escape(meaning)}"><b>{escape(cell.letter)}</b><span class="refs">{refs}</span></td>'
+        )
+
+    head = "".join(f"<th>{_breakable(c.value)}</th>" for c in shown)
+    by_purpose = "".join(
+        f"<tr><th>{escape(p.value)}</th><td class=rep>{escape(_division(matrix.purpose_cell(p, Category.PUBLIC)))}"
+        "</td>" + "".join(td(matrix.purpose_cell(p, c), f"{p.value} / {c.value}") for c in shown) + "</tr>"
+        for p in Purpose
+    )
+    rows = _rows(matrix.cells)
+    by_division = "".join(
+        "<tr" + (' class="first"' if first else "") + ">"
+        + (f'<th rowspan="{span}">{escape(d)}</th>' if first else "")
+        + f"<td>{escape(p.value)}</td>"
+        + "".join(td(matrix.cell(d, p, c), f"{d} / {p.value} / {c.value}") for c in shown)
+        + "</tr>"
+        for d, p, first, span in rows
+    )
+    public_note = "" if Category.PUBLIC in shown else "<p>PUBLIC (ids, enum tags, pagination) is A in every row.</p>"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>CPNI policy matrix ({escape(matrix.regime.value)})</title>
+<style>{_css()}</style></head>
+<body>
+<header><h1>CPNI policy matrix</h1>
+<p class="regime">Regime <strong>{escape(REGIME_TEXT[matrix.regime])}</strong></p>
+<p>What each division may read, for each purpose it may declare, computed by evaluating the Cedar policies
+over every combination of customer facts. {len(matrix.policies)} policies; computed {escape(when)}.</p>
+<nav><a href="#legend">Legend</a> <a href="#by-purpose">By purpose</a> <a href="#by-division">By division</a>
+<a href="#policies">Policies</a></nav></header>
+<section id="legend"><h2>Legend</h2><dl>{_legend({x.letter for x in every})}</dl>
+<p>{escape(MARKETING_NOTE)} Numbers in a cell link to the policies that decide it (a forbid always wins).</p>
+{public_note}</section>
+<section id="by-purpose"><h2>By purpose</h2>
+<table><thead><tr><th>purpose</th><th>representative division</th>{head}</tr></thead>
+<tbody>{by_purpose}</tbody></table></section>
+<section id="by-division"><h2>By division</h2>
+<table><thead><tr><th>division</th><th>purpose</th>{head}</tr></thead>
+<tbody>{by_division}</tbody></table></section>
+<section id="policies"><h2>Policies</h2>{_policies(matrix.policies, anchors, numbers)}</section>
+</body></html>
+"""
+
+
+def _legend(used: set[str]) -> str:
+    """Every letter of SPEC 6.2's legend; `?` only when some cell needs it."""
+    return "".join(
+        f'<div><dt class="c c-{_letter_class(letter)}">{escape(letter)}</dt><dd>{escape(meaning)}</dd></div>'
+        for letter, meaning in LEGEND.items()
+        if letter != "?" or "?" in used
+    )
+
+
+def _policies(policies: Iterable[PolicyInfo], anchors: dict[str, str], numbers: dict[str, int]) -> str:
+    return "".join(
+        f'<article id="{anchors[info.id]}"><h3><span class="num">{numbers[info.id]}</span> {escape(info.id)} '
+        f'<span class="effect {escape(info.effect)}">{escape(info.effect)}</span></h3>'
+        f'<p class="cite">{escape(info.cite)} &middot; {escape(_file_name(info.file))}, line {info.line}</p>'
+        f"<pre>{escape(info.text)}</pre></article>"
+        for info in _in_source_order(policies)
+    )
+
+
+def _in_source_order(policies: Iterable[PolicyInfo]) -> list[PolicyInfo]:
+    return sorted(policies, key=lambda i: (_file_name(i.file), i.line, i.id))
+
+
+def _anchors(policies: Iterable[PolicyInfo]) -> dict[str, str]:
+    """A valid, unique HTML id per policy id."""
+    anchors: dict[str, str] = {}
+    for info in policies:
+        base = "policy-" + re.sub(r"[^A-Za-z0-9_.-]", "-", info.id)
+        anchor, n = base, 1
+        while anchor in anchors.values():
+            n += 1
+            anchor = f"{base}-{n}"
+        anchors[info.id] = anchor
+    return anchors
+
+
+def _rows(cells: Iterable[Cell]) -> list[tuple[str, Purpose, bool, int]]:
+    """(division, purpose, first row of the division, rows of the division), registry order."""
+    seen: dict[tuple[str, Purpose], None] = {}
+    for c in cells:
+        seen.setdefault((c.division, c.purpose), None)
+    spans: dict[str, int] = {}
+    for division, _ in seen:
+        spans[division] = spans.get(division, 0) + 1
+    rows: list[tuple[str, Purpose, bool, int]] = []
+    for division, purpose in seen:
+        first = not rows or rows[-1][0] != division
+        rows.append((division, purpose, first, spans[division]))
+    return rows
+
+
+def _division(cell: Cell) -> str:
+    return cell.division or "(none declares it: a carrier division)"
+
+
+def _file_name(path: str) -> str:
+    return re.split(r"[\\/]", path)[-1]
+
+
+def _breakable(name: str) -> str:
+    """Long category names may wrap after an underscore in narrow columns."""
+    return "_<wbr>".join(escape(part) for part in name.split("_"))
+
+
+def _letter_class(letter: str) -> str:
+    return "Q" if letter == "?" else escape(letter)
+
+
+def _css() -> str:
+    colours = "".join(f".c-{_letter_class(k)}{{background:{v}}}" for k, v in COLOURS.items())
+    return (
+        "body{font:14px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1b1b1b;margin:1.5rem;"
+        "-webkit-print-color-adjust:exact;print-color-adjust:exact}"
+        "h1{margin:0 0 .3rem}h2{margin:1.6rem 0 .6rem;border-bottom:2px solid #444}"
+        ".regime strong{background:#eef;padding:.1rem .4rem;border-radius:3px}"
+        "nav a{margin-right:1rem}"
+        "dl{display:grid;grid-template-columns:repeat(auto-fill,minmax(22rem,1fr));gap:.3rem 1rem;margin:0}"
+        "dl div{display:flex;align-items:baseline;gap:.5rem}dd{margin:0}"
+        "dt.c{min-width:1.6rem;text-align:center;font-weight:bold;padding:.1rem .3rem;border:1px solid #999}"
+        "table{border-collapse:collapse;margin-bottom:1rem}"
+        "th,td{border:1px solid #999;padding:.2rem .35rem;vertical-align:top;text-align:left}"
+        "thead th{background:#333;color:#fff;font-size:12px;font-weight:600}"
+        "tbody th{background:#f2f2f2;white-space:nowrap}td.rep{font-size:12px;color:#444}"
+        "td.c{min-width:3.2rem;text-align:center}td.c b{display:block;font-size:16px}"
+        ".refs{font-size:10px}.refs a{color:#333;margin:0 .1rem}"
+        "tr.first td,tr.first th{border-top:2px solid #333}"
+        "article{border-left:4px solid #999;padding:.1rem .8rem;margin:.8rem 0}"
+        "article h3{margin:.3rem 0;font-size:15px}.num{display:inline-block;min-width:1.6rem;color:#555}"
+        ".effect{font-size:11px;padding:0 .3rem;border-radius:3px;text-transform:uppercase}"
+        ".effect.permit{background:#cdebc5}.effect.forbid{background:#f3c5c5}"
+        "article:target{background:#fffbe0}.cite{margin:.2rem 0;color:#444}"
+        "pre{background:#f6f6f6;padding:.5rem;white-space:pre-wrap;font-size:12px;margin:.3rem 0}"
+        + colours
+        + "@page{size:A4 landscape;margin:10mm}"
+        "@media print{body{margin:0;font-size:10px}nav{display:none}a{color:inherit;text-decoration:none}"
+        "thead{display:table-header-group}tr,article{break-inside:avoid}"
+        "#by-division,#policies{break-before:page}td.c b{font-size:12px}.refs{font-size:8px}"
+        "pre{font-size:9px}}"
+    )
