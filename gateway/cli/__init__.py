@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
+from gateway.cli.audit import audit
 from gateway.cli.db import db
+from gateway.cli.policy import policy
 from gateway.cli.serve import serve
 from gateway.cli.token import token
 
@@ -18,16 +20,5 @@ def main() -> None:
 main.add_command(serve)
 main.add_command(db)
 main.add_command(token)
-
-try:  # command groups that land separately register themselves here
-    from gateway.cli.policy import policy
-
-    main.add_command(policy)
-except ImportError:  # pragma: no cover - only while the module is absent
-    pass
-try:
-    from gateway.cli.audit import audit
-
-    main.add_command(audit)
-except ImportError:  # pragma: no cover
-    pass
+main.add_command(policy)
+main.add_command(audit)
