@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from gateway.seed import billing, consent, people, services
 from gateway.seed.sql import Customers, Draws
@@ -129,7 +130,7 @@ def _params(sql: str) -> int:
 
 
 async def seed(
-    pool_or_conn: asyncpg.Pool | asyncpg.Connection,
+    pool_or_conn: asyncpg.Pool | asyncpg.Connection | PoolConnectionProxy,
     *,
     customers: int = 10_000,
     seed: int = 0,
@@ -172,7 +173,7 @@ async def seed(
             await _load_chunks(conns, chunk_statements(seed), customers, chunk_size, now, counts, progress)
             await _finish(control)
         finally:
-            await control.execute("SELECT pg_advisory_unlock($1)", SEED_LOCK_KEY)
+            await _unlock(control)
     return SeedReport(**counts, seconds=time.perf_counter() - started)
 
 
@@ -192,6 +193,13 @@ async def _lock(conn: Any) -> None:
     # Polled rather than blocking, so no statement timeout of the pool applies.
     while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", SEED_LOCK_KEY):
         await asyncio.sleep(LOCK_POLL_S)
+
+
+async def _unlock(conn: Any) -> None:
+    try:
+        await conn.execute("SELECT pg_advisory_unlock($1)", SEED_LOCK_KEY)
+    except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError):
+        pass  # the session is gone, and its lock with it; keep the original error
 
 
 async def _prepare(conn: Any, reset: bool) -> None:

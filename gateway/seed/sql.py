@@ -23,6 +23,7 @@ from gateway.seed.vocab import CATEGORIES, PLACES
 
 DAY = 86_400
 HISTORY_DAYS = 90  # usage records cover this many days before `now`
+MIN_CUSTOMER_AGE_DAYS = 5 * 365
 
 
 def text_array(values: Iterable[str | None]) -> str:
@@ -105,9 +106,10 @@ class Customers:
         return f"(CASE WHEN {self.business(cid)} THEN {biz} ELSE {res} END)"
 
     def created_at(self, cid: str) -> str:
-        # Customers joined between 20 years and 120 days ago, so most services
-        # predate the usage window.
-        secs = f"({120 * DAY} + floor({self.d.unit('created', cid)} * {7180 * DAY}))"
+        # Customers joined 5 to 25 years ago: before any of their consent
+        # records (the oldest are about 4.7 years old). Their services start
+        # any time since, some inside the usage window.
+        secs = f"({MIN_CUSTOMER_AGE_DAYS * DAY} + floor({self.d.unit('created', cid)} * {20 * 365 * DAY}))"
         return f"($3::timestamptz - {secs} * interval '1 second')"
 
     def area_code(self, place: str) -> str:

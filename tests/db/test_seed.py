@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 import pytest_asyncio
+from asyncpg.pool import PoolConnectionProxy
 from click.testing import CliRunner
 
 from gateway.cli import main
@@ -85,7 +86,7 @@ def database(server_url: str) -> Iterator[str]:
     asyncio.run(_drop(server_url, name))
 
 
-async def fingerprint(conn: asyncpg.Connection) -> dict[str, str]:
+async def fingerprint(conn: asyncpg.Connection | PoolConnectionProxy) -> dict[str, str]:
     """An md5 per seeded table over its rows in a fixed order."""
     return {
         table: await conn.fetchval(
@@ -154,6 +155,7 @@ async def test_every_customer_has_an_account(seeded: asyncpg.Connection) -> None
         FROM customers
         """
     )
+    assert row is not None
     assert (row["customers"], row["first"], row["last"], row["accounts"]) == (300, 1, 300, 300)
     assert 30 <= row["business"] <= 90  # ~20%
     assert 3 <= row["terminated"] <= 36  # ~5%
@@ -211,6 +213,7 @@ async def test_services_and_usage(seeded: asyncpg.Connection) -> None:
         """,
         NOW,
     )
+    assert usage is not None
     assert usage["n"] == await seeded.fetchval("SELECT count(*) FROM usage_records")
     assert (usage["foreign_rows"], usage["outside"], usage["malformed"], usage["misplaced"], usage["unexpected"]) == (
         0, 0, 0, 0, 0
@@ -268,6 +271,16 @@ async def test_consent_mixes_cover_every_policy_case(seeded: asyncpg.Connection)
         " (SELECT 1 FROM services s WHERE s.customer_id = a.customer_id AND s.category = 'WIRELESS')"
     ) == 0
 
+    # Nothing happens to a customer before they joined.
+    assert await seeded.fetchval(
+        """
+        SELECT count(*) FROM customers c
+        WHERE EXISTS (SELECT 1 FROM cpni_approvals a WHERE a.customer_id = c.id AND a.recorded_at < c.created_at)
+           OR EXISTS (SELECT 1 FROM cpni_notices n WHERE n.customer_id = c.id AND n.sent_at < c.created_at)
+           OR EXISTS (SELECT 1 FROM services s WHERE s.customer_id = c.id AND s.activated_at < c.created_at)
+        """
+    ) == 0
+
     notices = await seeded.fetchrow(
         """
         SELECT count(*) FILTER (WHERE newest IS NULL) AS none,
@@ -280,6 +293,7 @@ async def test_consent_mixes_cover_every_policy_case(seeded: asyncpg.Connection)
         """,
         NOW,
     )
+    assert notices is not None
     assert all(notices[k] >= 10 for k in ("none", "waiting", "just_past", "stale")), dict(notices)
 
 
