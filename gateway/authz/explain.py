@@ -2,6 +2,9 @@
 
 Pure: the caller loads the customer's facts; this reads the same memoized
 decision the gateway enforces, and adds the citations of its policies.
+`explain_field` is what `policy explain` prints: one `Explanation` per
+service category for data of a service, one for the customer otherwise,
+rendered as text or JSON.
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ for a purpose no division declares.
 
 from __future__ import annotations
 
-import html
 import json
 import threading
 from collections.abc import Mapping
@@ -227,51 +226,6 @@ def render_json(matrix: Matrix) -> str:
         },
     }
     return json.dumps(document, indent=2)
-
-
-def render_html(matrix: Matrix) -> str:
-    """A self-contained, read-only HTML page; every cell links to its policies' text."""
-    e = html.escape
-
-    def td(cell: Cell) -> str:
-        links = " ".join(f'<a href="#policy-{e(pid)}">{e(pid)}</a>' for pid in cell.policy_ids)
-        return f'<td class="c-{e(cell.letter)}"><b>{e(cell.letter)}</b><br><small>{links}</small></td>'
-
-    head = "".join(f"<th>{e(c.value)}</th>" for c in Category)
-    purpose_rows = "".join(
-        f"<tr><th>{e(p.value)}</th><td>{e(_division_label(matrix.purpose_cell(p, Category.PUBLIC).division))}</td>"
-        + "".join(td(matrix.purpose_cell(p, c)) for c in Category)
-        + "</tr>"
-        for p in Purpose
-    )
-    division_rows = "".join(
-        f"<tr><th>{e(d)}</th><td>{e(p.value)}</td>" + "".join(td(matrix.cell(d, p, c)) for c in Category) + "</tr>"
-        for d, p in _rows(matrix)
-    )
-    legend = "".join(f"<li><b>{e(k)}</b> = {e(v)}</li>" for k, v in LEGEND.items())
-    policies = "".join(
-        f'<section id="policy-{e(i.id)}"><h3>{e(i.id)}</h3>'
-        f"<p>{e(i.effect)} &middot; {e(i.cite)} &middot; <code>{e(i.file)}:{i.line}</code></p>"
-        f"<pre>{e(i.text)}</pre></section>"
-        for i in matrix.policies
-    )
-    title = f"CPNI policy matrix (regime {e(matrix.regime.value)})"
-    return (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
-        f"<style>{_CSS}</style></head><body><h1>{title}</h1>"
-        f"<ul>{legend}</ul><p>{e(MARKETING_NOTE)}</p>"
-        f"<h2>By purpose</h2><table><tr><th>purpose</th><th>representative</th>{head}</tr>{purpose_rows}</table>"
-        f"<h2>By division</h2><table><tr><th>division</th><th>purpose</th>{head}</tr>{division_rows}</table>"
-        f"<h2>Policies</h2>{policies}</body></html>"
-    )
-
-
-_CSS = (
-    "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:2em}"
-    "th,td{border:1px solid #ccc;padding:.3em .5em;vertical-align:top;text-align:left}"
-    "td small a{color:#555}.c-A{background:#dfd}.c-D{background:#fdd}.c-S{background:#efe}"
-    ".c-T,.c-O,.c-I,.c-X{background:#ffd}.c-\\?{background:#fcf}pre{background:#f6f6f6;padding:.5em}"
-)
 
 
 def _rows(matrix: Matrix) -> list[tuple[str, Purpose]]:

@@ -22,11 +22,12 @@ from gateway.authz.decide import Authorizer
 from gateway.authz.diff import diff_matrices
 from gateway.authz.explain import explain_field, render_field_json, render_field_text
 from gateway.authz.impact import Group, impacts
-from gateway.authz.matrix import Matrix, compute_matrix, render_html, render_json, render_markdown
+from gateway.authz.matrix import Matrix, compute_matrix, render_json, render_markdown
 from gateway.authz.model import Facts, Purpose, Regime, ServiceCategory
 from gateway.authz.policy import PolicyBundle, PolicyError, case_files, load_policy, read_cases
 from gateway.cli.common import data_dir_option, run_with_pool, settings_or_exit
 from gateway.config import Settings
+from gateway.policy_page import render_matrix_page
 from gateway.resolvers.database import DATABASE_ERRORS, Database
 from gateway.resolvers.facts import facts_by_customer
 from gateway.resolvers.impact import population
@@ -97,7 +98,7 @@ def matrix(directory: Path | None, fmt: str, regime: str) -> None:
     customer facts, then named by the letter of SPEC 6.2's legend.
     """
     computed = _matrix(_load(directory), Regime(regime))
-    render = {"md": render_markdown, "html": render_html, "json": render_json}[fmt]
+    render = {"md": render_markdown, "html": render_matrix_page, "json": render_json}[fmt]
     click.echo(render(computed))
 
 
@@ -127,10 +128,16 @@ def test(cases: tuple[Path, ...], directory: Path | None) -> None:
 
 @policy.command()
 @click.option("--division", required=True, help="Division id of the registry.")
-@click.option("--purpose", required=True, type=click.Choice([p.value for p in Purpose]), help="Declared purpose.")
+@click.option(
+    "--purpose",
+    required=True,
+    type=click.Choice([p.value for p in Purpose]),
+    metavar="PURPOSE",
+    help="Declared purpose, as in X-Purpose (e.g. marketing_cross_category).",
+)
 @click.option("--customer", required=True, type=int, help="Customer id in the database.")
 @click.option("--field", "field_name", required=True, help="A schema field as Type.field, e.g. UsageRecord.cellSite.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output.")
 @_dir_option
 @_regime_option
 @data_dir_option
