@@ -162,7 +162,11 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         authorizer = Authorizer(bundle, settings.regime)
         dsn = database_url or resolve_database_url(settings)
         pool = await create_pool(settings, dsn)
-        audit = await AuditWriter.open(settings, dsn)  # its own pool, writing as the audit role
+        try:
+            audit = await AuditWriter.open(settings, dsn)  # its own pool, writing as the audit role
+        except BaseException:
+            await pool.close()
+            raise
         schema = build_schema()
         metrics_ = Metrics()
         endpoint = GraphQLEndpoint(

@@ -18,6 +18,7 @@ import hashlib
 import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 import orjson
 
@@ -26,6 +27,10 @@ CANONICAL_VERSION = 1
 GENESIS = bytes(32)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _LINK = struct.Struct(">iqq")
+
+
+class Row(Protocol):
+    def __getitem__(self, key: str) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -89,10 +94,9 @@ class StoredEvent:
     hash: bytes
 
     @classmethod
-    def from_row(cls, row: object) -> StoredEvent:
-        """From an ``audit_events`` row (any mapping with its column names)."""
-        r = row  # asyncpg.Record or dict
-        get = r.__getitem__  # type: ignore[attr-defined]
+    def from_row(cls, row: Row) -> StoredEvent:
+        """From an ``audit_events`` row (an asyncpg Record or a dict of its columns)."""
+        get = row.__getitem__
         return cls(
             id=get("id"),
             chain=get("chain"),

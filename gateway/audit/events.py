@@ -1,13 +1,12 @@
-"""Reading the audit trail: filtered pages (``auditEvents``) and the export stream.
+"""Reading the audit trail: the filter shared by ``auditEvents`` and the export, and pages.
 
 Pages are newest first and keyed on ``(at, id)``: new events never shift a
-page already read. The export is oldest first through a server-side cursor
-inside one read-only transaction, so memory stays flat for any number of rows.
+page already read.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -16,9 +15,6 @@ from typing import Any, Protocol
 import asyncpg
 
 from gateway.audit.verify import EVENT_COLUMNS
-
-EXPORT_BATCH = 5_000
-
 
 class Fetcher(Protocol):
     """A pool, or the per-request ``Database`` that counts round trips."""
@@ -87,17 +83,3 @@ async def page(
         *args,
     )
     return list(rows[:first]), len(rows) > first
-
-
-async def stream(
-    pool: asyncpg.Pool, query: AuditQuery, *, batch: int = EXPORT_BATCH
-) -> AsyncIterator[asyncpg.Record]:
-    """Every matching event, oldest first, ``batch`` rows in memory at a time."""
-    args: list[Any] = []
-    where = query.where(args)
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        cursor = conn.cursor(
-            f"SELECT {EVENT_COLUMNS} FROM audit_events WHERE {where} ORDER BY at, id", *args, prefetch=batch
-        )
-        async for row in cursor:
-            yield row

@@ -62,9 +62,10 @@ async def ensure_partitions(pool: asyncpg.Pool, months_ahead: int = MONTHS_AHEAD
     return created
 
 
-async def _droppable(conn: asyncpg.Connection, cutoff: datetime) -> tuple[list[str], list[str]]:
-    names = [r["name"] for r in await conn.fetch(PARTITIONS_SQL)]
-    drop, keep = [], []
+async def _droppable(pool: asyncpg.Pool, cutoff: datetime) -> tuple[list[str], list[str]]:
+    names = [r["name"] for r in await pool.fetch(PARTITIONS_SQL)]
+    drop: list[str] = []
+    keep: list[str] = []
     for name in names:
         end = month_end(name)
         if end is not None:
@@ -72,7 +73,7 @@ async def _droppable(conn: asyncpg.Connection, cutoff: datetime) -> tuple[list[s
         elif name == DEFAULT_PARTITION:
             # Events land here only when their month had no partition; the
             # whole partition goes once its newest event is past the period.
-            newest = await conn.fetchval(f"SELECT max(at) FROM {DEFAULT_PARTITION}")
+            newest = await pool.fetchval(f"SELECT max(at) FROM {DEFAULT_PARTITION}")
             (drop if newest is not None and newest < cutoff else keep).append(name)
         else:
             keep.append(name)
@@ -89,8 +90,7 @@ async def prune(
             "requires for campaign records"
         )
     cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
-    async with pool.acquire() as conn:
-        drop, keep = await _droppable(conn, cutoff)
+    drop, keep = await _droppable(pool, cutoff)
     if dry_run or not drop:
         return PruneReport(cutoff, tuple(drop), 0, None, tuple(keep))
     report = await verify(pool, record_checkpoints=False)

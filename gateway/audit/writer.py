@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from gateway.audit.chain import EventContent
 from gateway.authz.model import Category, Regime
@@ -38,6 +39,7 @@ MONTHS_AHEAD = 3
 PARTITION_CHECK_INTERVAL_S = 6 * 3600.0
 
 CATEGORY_ORDER = {c: i for i, c in enumerate(Category)}
+Names = tuple[str, ...]
 
 APPEND_SQL = "SELECT audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9::audit_event_in[])"
 
@@ -66,35 +68,45 @@ def request_events(
     categories of the request's FORBIDDEN errors; those no customer's event
     accounts for get an event without a customer.
     """
-    common = {
-        "request_id": ctx.request_id,
-        "client": ctx.client,
-        "division": ctx.division.id,
-        "purpose": ctx.purpose.value,
-        "regime": Regime(regime).value,
-        "campaign_id": ctx.campaign.id if ctx.campaign else None,
-        "operation_name": operation_name,
-    }
+    def event(customer_id: int | None, disclosed: Names, denied: Names, policy_ids: Names) -> EventContent:
+        return EventContent(
+            request_id=ctx.request_id,
+            client=ctx.client,
+            division=ctx.division.id,
+            purpose=ctx.purpose.value,
+            regime=Regime(regime).value,
+            campaign_id=ctx.campaign.id if ctx.campaign else None,
+            operation_name=operation_name,
+            customer_id=customer_id,
+            disclosed=disclosed,
+            denied=denied,
+            policy_ids=policy_ids,
+        )
+
     events = []
     accounted: set[str] = set()
     for customer_id, access in sorted(ctx.decisions.by_customer.items()):
         denied = sorted_categories(access.denied)
         accounted.update(denied)
-        events.append(
-            EventContent(
-                **common,
-                customer_id=customer_id,
-                disclosed=() if withheld else sorted_categories(access.disclosed),
-                denied=denied,
-                policy_ids=tuple(sorted(access.policy_ids)),
-            )
-        )
+        disclosed = () if withheld else sorted_categories(access.disclosed)
+        events.append(event(customer_id, disclosed, denied, tuple(sorted(access.policy_ids))))
     unaccounted = sorted_categories(c for c in denied_categories if Category(c).value not in accounted)
     if unaccounted:
-        events.append(
-            EventContent(**common, customer_id=None, disclosed=(), denied=unaccounted, policy_ids=())
-        )
+        events.append(event(None, (), unaccounted, ()))
     return events
+
+
+def _request_fields(event: EventContent) -> tuple[str | None, ...]:
+    """What ``audit_append`` stores once per request rather than per event."""
+    return (
+        event.request_id,
+        event.client,
+        event.division,
+        event.purpose,
+        event.regime,
+        event.campaign_id,
+        event.operation_name,
+    )
 
 
 async def _as_audit_role(conn: asyncpg.Connection) -> None:
@@ -176,6 +188,9 @@ class AuditWriter:
         if not events:
             return 0
         first = events[0]
+        shared = _request_fields(first)
+        if any(_request_fields(e) != shared for e in events):
+            raise ValueError("the events of one append must come from one request")
         rows: list[tuple[Any, ...]] = [
             (e.customer_id, list(e.disclosed), list(e.denied), list(e.policy_ids), e.digest()) for e in events
         ]
@@ -198,7 +213,7 @@ class AuditWriter:
             )
         return written
 
-    async def _ensure_partitions(self, conn: asyncpg.Connection) -> None:
+    async def _ensure_partitions(self, conn: PoolConnectionProxy[Any]) -> None:
         """Create the coming months' partitions; on failure the default partition still takes events."""
         self._partitions_checked = time.monotonic()
         try:

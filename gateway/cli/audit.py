@@ -8,6 +8,7 @@ months' partitions and drops the months past the retention period.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,7 +32,7 @@ from gateway.config import Settings
 STATEMENT_TIMEOUT_S = 600.0
 
 
-class Moment(click.ParamType):
+class Moment(click.ParamType[datetime, Any]):
     """An ISO 8601 date or date-time; without a zone it is UTC."""
 
     name = "DATE[THH:MM[:SS]][ZONE]"
@@ -60,7 +61,9 @@ def audit() -> None:
 
 
 @audit.command()
-@click.option("--from-checkpoint", is_flag=True, help="Walk only what came after each chain's latest verified checkpoint.")
+@click.option(
+    "--from-checkpoint", is_flag=True, help="Walk only what came after each chain's latest verified checkpoint."
+)
 @click.option("--no-checkpoint", is_flag=True, help="Do not record verified checkpoints.")
 @data_dir_option
 def verify(from_checkpoint: bool, no_checkpoint: bool, data_dir: Path | None) -> None:
@@ -92,7 +95,7 @@ def verify(from_checkpoint: bool, no_checkpoint: bool, data_dir: Path | None) ->
 def export(since: datetime | None, until: datetime | None, fmt: str, data_dir: Path | None) -> None:
     """Stream events, oldest first, to stdout (constant memory for any number of rows)."""
     settings = _settings(data_dir)
-    out = click.get_binary_stream("stdout")
+    out = sys.stdout.buffer
 
     async def work(pool: asyncpg.Pool) -> int:
         return await export_events(pool, AuditQuery(since=since, until=until), out, fmt)

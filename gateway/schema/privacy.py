@@ -16,7 +16,7 @@ import base64
 import binascii
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import strawberry
 from strawberry.extensions import FieldExtension
@@ -116,7 +116,9 @@ class AccessExplanation:
     policy_ids: list[str] = field(PUBLIC, description="The determining Cedar policies.")
     cites: list[str] = field(PUBLIC, description="The rule each policy encodes, in the same order.")
     facts: JSON = field(PUBLIC, description="The inputs of the decision.")
-    category: DataCategory = field(PUBLIC, description="The data category of the field asked about.")  # type: ignore[valid-type]
+    category: DataCategory = field(  # type: ignore[valid-type]
+        PUBLIC, description="The data category of the field asked about."
+    )
     summary: str = field(PUBLIC)
 
 
@@ -132,7 +134,8 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
         if not text.startswith(CURSOR_PREFIX):
             raise ValueError
         at_micros, event_id = (int(p) for p in text.removeprefix(CURSOR_PREFIX).split(":"))
-        return datetime.fromtimestamp(at_micros // 1_000_000, UTC).replace(microsecond=at_micros % 1_000_000), event_id
+        at = datetime.fromtimestamp(at_micros // 1_000_000, UTC).replace(microsecond=at_micros % 1_000_000)
+        return at, event_id
     except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError, OSError):
         raise BadUserInputError("`after` is not a valid cursor") from None
 
@@ -255,7 +258,7 @@ class PrivacyQuery:
             allowed=explanation.allowed,
             policy_ids=list(explanation.policy_ids),
             cites=list(explanation.cites),
-            facts=dict(explanation.facts),
+            facts=cast(JSON, dict(explanation.facts)),
             category=category,
             summary=explanation.summary,
         )

@@ -23,20 +23,22 @@ from tests.e2e.conftest import gateway  # noqa: F401  (the in-process gateway fi
 FreshDatabase = Callable[[], Awaitable[str]]
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def fresh_database(server_url: str) -> AsyncIterator[FreshDatabase]:
-    """Make migrated databases of their own on demand; all are dropped after the test."""
-    made: list[str] = []
+class Databases:
+    """Creates migrated databases on the test server and drops them all at the end."""
 
-    async def make() -> str:
+    def __init__(self, server_url: str) -> None:
+        self.server_url = server_url
+        self.made: list[str] = []
+
+    async def __call__(self) -> str:
         name = f"cpni_audit_{secrets.token_hex(4)}"
-        admin = await asyncpg.connect(server_url)
+        admin = await asyncpg.connect(self.server_url)
         try:
             await admin.execute(f'CREATE DATABASE "{name}"')
         finally:
             await admin.close()
-        made.append(name)
-        url = _with_database(server_url, name)
+        self.made.append(name)
+        url = _with_database(self.server_url, name)
         conn = await asyncpg.connect(url)
         try:
             await migrate(conn)
@@ -44,13 +46,29 @@ async def fresh_database(server_url: str) -> AsyncIterator[FreshDatabase]:
             await conn.close()
         return url
 
-    yield make
-    admin = await asyncpg.connect(server_url)
-    try:
-        for name in made:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async def drop_all(self) -> None:
+        admin = await asyncpg.connect(self.server_url)
+        try:
+            for name in self.made:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def fresh_database(server_url: str) -> AsyncIterator[FreshDatabase]:
+    """Make migrated databases of their own on demand; all are dropped after the test."""
+    databases = Databases(server_url)
+    yield databases
+    await databases.drop_all()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def module_database(server_url: str) -> AsyncIterator[str]:
+    """One migrated database shared by the tests of a module (for tests that change nothing)."""
+    databases = Databases(server_url)
+    yield await databases()
+    await databases.drop_all()
 
 
 @dataclass(frozen=True)
