@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from gateway.config import Settings
 
@@ -40,7 +41,7 @@ def embedded_database_url(data_dir: Path) -> str:
             warnings.simplefilter("ignore")
             # cleanup_mode=None: the server outlives this process, so the
             # next `serve` or `db` command reuses it instead of restarting.
-            server = pgserver.get_server(pgdata, cleanup_mode=None)
+            server = pgserver.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
     except Exception as exc:  # pgserver raises plain exceptions
         raise DatabaseError(f"could not start the embedded PostgreSQL in {pgdata}: {exc}") from None
     return str(server.get_uri())
@@ -114,7 +115,7 @@ def load_migrations() -> list[Migration]:
     return found
 
 
-async def migrate(conn: asyncpg.Connection) -> list[Migration]:
+async def migrate(conn: asyncpg.Connection | PoolConnectionProxy) -> list[Migration]:
     """Apply the migrations not yet applied, each once, in order; return those applied.
 
     Safe when several processes start at once: they serialize on an advisory lock.

@@ -64,7 +64,7 @@ STATUS_BY_CODE = {
 }
 
 # Errors raised inside resolvers that mean "a backing store is unavailable".
-UNAVAILABLE = (ServiceUnavailableError, *DATABASE_ERRORS)
+UNAVAILABLE: tuple[type[Exception], ...] = (ServiceUnavailableError, AuditUnavailable, *DATABASE_ERRORS)
 
 
 class Refusal(Exception):
@@ -172,7 +172,7 @@ class GraphQLEndpoint:
             return error_response(exc.code, exc.message, request_id)
         except Refusal as exc:
             return error_response(exc.code, exc.message, request_id)
-        except (AuditUnavailable, *UNAVAILABLE) as exc:
+        except UNAVAILABLE as exc:
             log.warning("request %s: service unavailable (%s)", request_id, type(exc).__name__)
             return error_response("SERVICE_UNAVAILABLE", "Service temporarily unavailable", request_id)
         except Exception as exc:  # the last line of defence: masked
@@ -206,8 +206,8 @@ class GraphQLEndpoint:
         prepared = self.prepare(body["query"])
         if prepared.document is None:
             assert prepared.code is not None
-            errors = [{"message": m, "extensions": {"code": prepared.code}} for m in prepared.messages]
-            return json_response({"errors": errors}, STATUS_BY_CODE[prepared.code], request_id)
+            refusals = [{"message": m, "extensions": {"code": prepared.code}} for m in prepared.messages]
+            return json_response({"errors": refusals}, STATUS_BY_CODE[prepared.code], request_id)
         document = prepared.document
         operation_name = body.get("operationName")
         operation = _operation(document, operation_name)
@@ -232,7 +232,7 @@ class GraphQLEndpoint:
             purpose,
             mutation=operation.operation == OperationType.MUTATION,
         )
-        db = Database(self.pool)
+        db = Database(self.pool, acquire_timeout=self.settings.limits.pool_acquire_timeout_s)
         loaders = Loaders(db)
         ctx = RequestContext(
             request_id=request_id,
@@ -264,7 +264,7 @@ class GraphQLEndpoint:
         errors = list(result.errors or [])
         for error in errors:
             original = error.original_error
-            if isinstance(original, UNAVAILABLE) or isinstance(original, AuditUnavailable):
+            if isinstance(original, UNAVAILABLE):
                 raise original
             if original is not None and not isinstance(original, GraphQLError):
                 raise original
@@ -283,15 +283,14 @@ class GraphQLEndpoint:
             operation_name or _operation_label(operation),
             outcome_denied=bool(forbidden),
             withheld=strict and bool(forbidden),  # a strict refusal discloses nothing
-            denied_categories=[e.extensions["category"] for e in forbidden if "category" in (e.extensions or {})],
+            denied_categories=[(e.extensions or {})["category"] for e in forbidden if "category" in (e.extensions or {})],
         )
 
         headers = {}
         if self.settings.server_timing:
             headers["Server-Timing"] = f'sql;desc="round trips";dur={db.round_trips}'
         if strict and forbidden:
-            payload = {"errors": [_format(e) for e in forbidden]}
-            return json_response(payload, 403, request_id, headers)
+            return json_response({"errors": [_format(e) for e in forbidden]}, 403, request_id, headers)
         payload: dict[str, Any] = {"data": result.data}
         if errors:
             payload["errors"] = [_format(e) for e in errors]

@@ -28,7 +28,7 @@ async def _prepare(settings: Settings, dsn: str, *, demo: bool) -> list[tuple[st
     pool = await create_pool(settings, dsn, min_size=1, max_size=2)
     try:
         async with pool.acquire() as conn:
-            applied = await migrate(conn)  # type: ignore[arg-type]
+            applied = await migrate(conn)
             empty = not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM customers)")
         for m in applied:
             click.echo(f"applied migration {m.version:04d}_{m.name}", err=True)
@@ -66,8 +66,8 @@ def _print_demo_banner(settings: Settings, host: str, port: int, campaigns: list
     click.echo("Declare the purpose with the X-Purpose header, e.g. {\"X-Purpose\": \"customer_care\"}.")
     if campaigns:
         click.echo("Marketing purposes also need an approved campaign of the division (X-Campaign-Id):")
-        for campaign_id, division, purpose in campaigns:
-            click.echo(f"  {campaign_id}  ({division}, {purpose})")
+        for campaign_id, owner, purpose in campaigns:
+            click.echo(f"  {campaign_id}  ({owner}, {purpose})")
     click.echo("")
 
 

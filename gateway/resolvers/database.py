@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 # What a failing or unreachable database raises: all mean "unavailable" (503).
-DATABASE_ERRORS: tuple[type[BaseException], ...] = (
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
     asyncpg.InternalClientError,

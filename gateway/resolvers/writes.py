@@ -18,10 +18,14 @@ from datetime import datetime
 from typing import Any, TypeVar, get_type_hints
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 import orjson
 
 from gateway.resolvers.database import Database
 from gateway.resolvers.rows import ApprovalRow, CampaignRow, NoticeRow
+
+# A plain connection or one lent by the pool: the writes use either.
+Conn = asyncpg.Connection | PoolConnectionProxy
 
 R = TypeVar("R", ApprovalRow, NoticeRow, CampaignRow)
 
@@ -68,7 +72,7 @@ async def _write_once(
     db: Database,
     guard: Idempotency | None,
     row_type: type[R],
-    write: Callable[[asyncpg.Connection], Awaitable[R]],
+    write: Callable[[Conn], Awaitable[R]],
 ) -> R:
     """Run ``write`` once per idempotency key; a retry gets the first result back."""
     async with db.pool.acquire(timeout=db.acquire_timeout) as conn, conn.transaction():
@@ -126,7 +130,7 @@ async def record_approval(
 ) -> ApprovalRow:
     """Append an approval record; it is the customer's latest from the next request on."""
 
-    async def write(conn: asyncpg.Connection) -> ApprovalRow:
+    async def write(conn: Conn) -> ApprovalRow:
         try:
             row = await conn.fetchrow(_APPROVAL_SQL, customer_id, scope, status, channel, recorded_by)
         except asyncpg.exceptions.ForeignKeyViolationError:
@@ -148,7 +152,7 @@ async def record_notice(
 ) -> NoticeRow:
     """Append a notice record; the 30-day opt-out wait runs from ``sent_at``."""
 
-    async def write(conn: asyncpg.Connection) -> NoticeRow:
+    async def write(conn: Conn) -> NoticeRow:
         try:
             row = await conn.fetchrow(_NOTICE_SQL, customer_id, sent_at, method, recorded_by)
         except asyncpg.exceptions.ForeignKeyViolationError:
@@ -205,7 +209,7 @@ async def create_campaign(
 ) -> CampaignRow:
     """Record a campaign as PENDING: it is usable only once the privacy office approves it."""
 
-    async def write(conn: asyncpg.Connection) -> CampaignRow:
+    async def write(conn: Conn) -> CampaignRow:
         row = await conn.fetchrow(
             _CREATE_CAMPAIGN_SQL,
             new_campaign_id(), name, description, division, purpose,
@@ -222,7 +226,7 @@ async def approve_campaign(
 ) -> CampaignRow:
     """Approve a PENDING campaign; approving an approved one changes nothing."""
 
-    async def write(conn: asyncpg.Connection) -> CampaignRow:
+    async def write(conn: Conn) -> CampaignRow:
         found = await conn.fetchrow(_CAMPAIGN_FOR_REVIEW_SQL, campaign_id)
         if found is None:
             raise WriteRefused("id", "names no campaign")
