@@ -258,7 +258,7 @@ def _customer(
 
 def _population(settings: Settings) -> list[Group]:
     async def work(pool: asyncpg.Pool) -> list[Group]:
-        return await population(Database(pool))
+        return await population(pool)
 
     return _with_database(settings, work)
 

@@ -9,9 +9,10 @@ the database.
 
 from __future__ import annotations
 
+import asyncpg
+
 from gateway.authz.impact import Group
 from gateway.authz.model import ApprovalStatus, Facts, ServiceCategory
-from gateway.resolvers.database import Database
 
 # Joins instead of FACTS_SQL's per-customer subqueries: the same facts, but
 # computed for all customers at once (DISTINCT ON walks cpni_approvals_latest).
@@ -50,9 +51,15 @@ GROUP BY 1, 2, 3, 4, 5, 6, 7
 """
 
 
-async def population(db: Database) -> list[Group]:
-    """Every customer of the database, counted per distinct (facts, service categories)."""
-    rows = await db.fetch(POPULATION_SQL)
+async def population(pool: asyncpg.Pool, *, timeout_s: float = 600.0) -> list[Group]:
+    """Every customer of the database, counted per distinct (facts, service categories).
+
+    A reviewer's batch query, not a request: it gets its own time budget
+    (the pool's statement timeout is sized for requests), read-only.
+    """
+    async with pool.acquire(timeout=timeout_s) as conn, conn.transaction(readonly=True):
+        await conn.execute(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}")
+        rows = await conn.fetch(POPULATION_SQL, timeout=timeout_s)
     return [
         Group(
             facts=Facts(

@@ -114,7 +114,7 @@ async def test_removing_express_location_approval(seeded_url: str, seeded: async
 
 async def test_population_agrees_with_the_per_request_facts(seeded_url: str, seeded: asyncpg.Pool) -> None:
     db = Database(seeded)
-    groups = await population(db)
+    groups = await population(seeded)
     assert sum(g.customers for g in groups) == SEEDED_CUSTOMERS
     ids = [r["id"] for r in await seeded.fetch("SELECT id FROM customers ORDER BY id")]
     facts = await facts_by_customer(db, ids)
@@ -139,7 +139,7 @@ async def test_impacts_equal_a_customer_by_customer_count(seeded_url: str, seede
     changes = diff_matrices(compute_matrix(old), compute_matrix(new))
     assert changes
     db = Database(seeded)
-    computed = impacts(changes, old, new, await population(db))
+    computed = impacts(changes, old, new, await population(seeded))
     ids = [r["id"] for r in await seeded.fetch("SELECT id FROM customers ORDER BY id")]
     customers = list(zip(await facts_by_customer(db, ids), await services_by_customer(db, ids), strict=True))
     for change, impact in zip(changes, computed, strict=True):
