@@ -1,4 +1,60 @@
-"""The audit trail: every request that reads or is denied customer data is recorded.
+"""The audit trail (SPEC 6.4): every request that reads or is denied customer data is recorded.
+
+What is recorded: one event per customer a request touched (time, request
+id, client, division, purpose, regime, campaign, operation name, customer
+id, categories disclosed and denied, determining policy ids); never field
+values, never tokens. A strict-mode refusal records nothing as disclosed; a
+denial tied to no customer (a filter on a category never readable) gets an
+event without a customer. ``explainAccess`` is recorded too: it shows a
+customer's subscriptions and consent.
+
+How (modules):
+
+- ``writer``: the events of a request go to ``audit_append()`` in one
+  statement, on a small pool of its own acting as ``cpni_gateway_app``, and
+  commit before the response is built. Any failure raises
+  :class:`AuditUnavailable`: the endpoint answers 503 with no data.
+- ``chain``: the canonical content of an event, its digest and the link
+  ``hash = sha256(prev_hash || chain || seq || at || digest)``. Pure.
+- ``verify``: walks each chain from its genesis or retention checkpoint and
+  names the first broken event; records verified checkpoints.
+- ``retention``: drops whole monthly partitions past the retention period,
+  after verifying, leaving a retention checkpoint per chain.
+- ``events``, ``export``, ``campaigns``: the filter and pages behind
+  ``auditEvents``, the COPY-based export, the 64.2009(c) campaign record.
+
+Tamper evidence without a global lock: 64 hash chains. A write locks the
+head row of whichever chain no other transaction holds (``FOR UPDATE SKIP
+LOCKED``, starting from a chain hinted by the request id), links its events
+and updates the head, in one statement. Writers therefore never wait for
+each other until more than 64 writes are in flight at once; the head is
+held only while the database runs that one statement (no network round
+trip inside the lock). The ceiling is 64 chains / the time a head is held
+(~0.1-0.5 ms) -- well over 100,000 requests/s -- so in practice commit
+throughput of the database (WAL flushes, group commit) is the limit, not
+the chains. Chains are independent: each verifies on its own, in parallel.
+
+Append-only: triggers refuse UPDATE, DELETE and TRUNCATE on the events and
+checkpoints (even for the owner) and let chain heads only move forward; the
+role ``cpni_gateway_app`` holds no table privilege at all, only EXECUTE on
+``audit_append()`` (SECURITY DEFINER) and ``audit_ensure_partitions()``.
+
+Deploying: the migrations create ``cpni_gateway_app`` (NOLOGIN) when the
+migrating role may create roles. In production run migrations as the owner
+role and let the gateway log in as a separate, non-owner role that is a
+member of ``cpni_gateway_app`` (``CREATE ROLE cpni_gateway LOGIN IN ROLE
+cpni_gateway_app``) and holds SELECT/INSERT on the customer tables only.
+The gateway refuses to start when it cannot act as that role or the role
+may not call ``audit_append()``. Run ``cpni-gateway audit prune`` daily: it
+keeps partitions three months ahead (a DEFAULT partition catches anything
+else) and applies the retention (``CPNI_GATEWAY_AUDIT_RETENTION_DAYS``,
+default 730). Export checkpoints' hashes (``audit verify`` output, or the
+``audit_checkpoints`` table) off the database host to anchor the chains
+against an administrator who rewrites everything.
+
+Errors: :class:`AuditUnavailable` (the request fails closed);
+``gateway.db.DatabaseError`` when the store cannot be opened at startup;
+``retention.RetentionError`` when pruning is refused.
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ import asyncpg
 from gateway.audit.verify import VerifyReport, verify
 
 MIN_RETENTION_DAYS = 366
+DDL_LOCK_TIMEOUT_MS = 1000
+BUSY = "the audit table is busy (an export or verify is running?); nothing changed, try again later"
 MONTHS_AHEAD = 3
 DEFAULT_PARTITION = "audit_events_default"
 _MONTHLY = re.compile(r"^audit_events_(\d{4})_(\d{2})$")
@@ -58,7 +60,12 @@ def month_end(name: str) -> datetime | None:
 
 async def ensure_partitions(pool: asyncpg.Pool, months_ahead: int = MONTHS_AHEAD) -> int:
     """Create the monthly partitions from this month to ``months_ahead`` ahead; return how many."""
-    created: int = await pool.fetchval("SELECT audit_ensure_partitions($1)", months_ahead)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(f"SET LOCAL lock_timeout = '{DDL_LOCK_TIMEOUT_MS}ms'")
+        try:
+            created: int = await conn.fetchval("SELECT audit_ensure_partitions($1)", months_ahead)
+        except asyncpg.LockNotAvailableError:
+            raise RetentionError(BUSY) from None
     return created
 
 
@@ -97,6 +104,9 @@ async def prune(
     if not report.ok:
         raise RetentionError(f"the audit trail does not verify, nothing dropped: {report.breaks[0].describe()}")
     async with pool.acquire() as conn, conn.transaction():
+        # Dropping a partition locks the whole table; every audit write
+        # queues behind that lock, so do not wait long for it.
+        await conn.execute(f"SET LOCAL lock_timeout = '{DDL_LOCK_TIMEOUT_MS}ms'")
         union = " UNION ALL ".join(f"SELECT chain, seq, hash, at FROM {name}" for name in drop)
         lasts = await conn.fetch(
             f"SELECT DISTINCT ON (chain) chain, seq, hash, at FROM ({union}) d ORDER BY chain, seq DESC"
@@ -105,8 +115,11 @@ async def prune(
             "INSERT INTO audit_checkpoints (chain, seq, hash, event_at, kind) VALUES ($1, $2, $3, $4, 'retention')",
             [(r["chain"], r["seq"], r["hash"], r["at"]) for r in lasts],
         )
-        for name in drop:
-            await conn.execute(f"DROP TABLE {name}")
+        try:
+            for name in drop:
+                await conn.execute(f"DROP TABLE {name}")
+        except asyncpg.LockNotAvailableError:
+            raise RetentionError(BUSY) from None
         if DEFAULT_PARTITION in drop:
             await conn.execute(f"CREATE TABLE {DEFAULT_PARTITION} PARTITION OF audit_events DEFAULT")
             await conn.execute(

@@ -41,6 +41,8 @@ PARTITION_CHECK_INTERVAL_S = 6 * 3600.0
 CATEGORY_ORDER = {c: i for i, c in enumerate(Category)}
 Names = tuple[str, ...]
 
+PARTITION_LOCK_TIMEOUT_MS = 200
+APPEND_SIGNATURE = "audit_append(integer, text, text, text, text, text, text, text, audit_event_in[])"
 APPEND_SQL = "SELECT audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9::audit_event_in[])"
 
 
@@ -134,24 +136,29 @@ class AuditWriter:
         """
         pool = await create_pool(settings, dsn, min_size=0, max_size=settings.pool_max_size, init=_as_audit_role)
         writer = cls(pool, settings.regime, owns_pool=True)
+        refused = DatabaseError(
+            f"the database login may not act as role {AUDIT_ROLE} or {AUDIT_ROLE} may not call audit_append(): "
+            f"GRANT {AUDIT_ROLE} TO <login role>; GRANT EXECUTE ON FUNCTION {APPEND_SIGNATURE} TO {AUDIT_ROLE}"
+        )
         try:
-            async with pool.acquire() as conn:
-                await writer._ensure_partitions(conn)
+            async with pool.acquire() as conn:  # runs SET ROLE
+                may_append = await conn.fetchval("SELECT has_function_privilege($1, 'EXECUTE')", APPEND_SIGNATURE)
+                if may_append:
+                    await writer._ensure_partitions(conn)
         except asyncpg.InsufficientPrivilegeError:
+            may_append = False
+        except (asyncpg.InvalidParameterValueError, asyncpg.UndefinedFunctionError):  # no such role / not migrated
             await pool.close()
             raise DatabaseError(
-                f"the database login may not act as role {AUDIT_ROLE} or call audit_append(): "
-                f"GRANT {AUDIT_ROLE} TO <login role>"
-            ) from None
-        except asyncpg.InvalidParameterValueError:  # SET ROLE to a role that does not exist
-            await pool.close()
-            raise DatabaseError(
-                f"role {AUDIT_ROLE} does not exist: run `cpni-gateway db migrate` as a role that may "
-                "create roles, or create it (NOLOGIN) and grant it to the gateway's login"
+                f"role {AUDIT_ROLE} or audit_append() does not exist: run `cpni-gateway db migrate` as a role "
+                "that may create roles, or create the role (NOLOGIN) and grant it to the gateway's login"
             ) from None
         except DATABASE_ERRORS as exc:
             await pool.close()
             raise DatabaseError(f"could not open the audit store: {type(exc).__name__}") from None
+        if not may_append:
+            await pool.close()
+            raise refused
         return writer
 
     async def close(self) -> None:
@@ -214,9 +221,16 @@ class AuditWriter:
         return written
 
     async def _ensure_partitions(self, conn: PoolConnectionProxy[Any]) -> None:
-        """Create the coming months' partitions; on failure the default partition still takes events."""
+        """Create the coming months' partitions; on failure the default partition still takes events.
+
+        Creating a partition locks the whole audit table: waiting long for
+        that lock (behind an export, say) would queue every audit write
+        behind it, so it gives up quickly and tries again next time.
+        """
         self._partitions_checked = time.monotonic()
         try:
-            await conn.fetchval("SELECT audit_ensure_partitions($1)", MONTHS_AHEAD)
+            async with conn.transaction():
+                await conn.execute(f"SET LOCAL lock_timeout = '{PARTITION_LOCK_TIMEOUT_MS}ms'")
+                await conn.fetchval("SELECT audit_ensure_partitions($1)", MONTHS_AHEAD)
         except (asyncpg.LockNotAvailableError, asyncpg.QueryCanceledError) as exc:
             log.warning("audit partitions not created this time (%s)", type(exc).__name__)

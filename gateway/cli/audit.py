@@ -135,10 +135,10 @@ def prune(retention_days: int | None, dry_run: bool, data_dir: Path | None) -> N
     days = retention_days or settings.audit_retention_days
 
     async def work(pool: asyncpg.Pool) -> None:
-        if not dry_run:
-            created = await ensure_partitions(pool)
-            click.echo(f"created {created} partitions ahead")
         try:
+            if not dry_run:
+                created = await ensure_partitions(pool)
+                click.echo(f"created {created} partitions ahead")
             report = await prune_partitions(pool, retention_days=days, dry_run=dry_run)
         except RetentionError as exc:
             raise click.ClickException(str(exc)) from None

@@ -103,3 +103,17 @@ async def test_the_gateway_does_not_start_without_the_audit_role(fresh_database:
         await admin.execute("DROP OWNED BY cpni_test_login")
         await admin.execute("DROP ROLE cpni_test_login")
         await admin.close()
+
+
+async def test_the_gateway_does_not_start_when_the_audit_role_may_not_append(fresh_database: FreshDatabase) -> None:
+    url = await fresh_database()
+    admin = await asyncpg.connect(url)
+    try:
+        await admin.execute(
+            "REVOKE EXECUTE ON FUNCTION audit_append(integer, text, text, text, text, text, text, text,"
+            " audit_event_in[]) FROM cpni_gateway_app"
+        )
+    finally:
+        await admin.close()
+    with pytest.raises(DatabaseError, match="may not call audit_append"):
+        await anext(_started(Settings(database_url=url), url))
