@@ -7,25 +7,20 @@ tests isolate their data by creating their own customers (see factories.py).
 
 from __future__ import annotations
 
+import asyncio
 import os
-import secrets
 import tempfile
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 import pytest_asyncio
 
 from gateway.config import Settings
-from gateway.db import create_pool, migrate
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+from gateway.db import create_pool
+from tests.databases import create_database, drop_database
 
 
 @pytest.fixture(scope="session")
@@ -50,32 +45,9 @@ def server_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def database_url(server_url: str) -> Iterator[str]:
     """A fresh, migrated database for this test session, dropped at the end."""
-    import asyncio
-
-    name = f"cpni_test_{secrets.token_hex(4)}"
-
-    async def setup() -> None:
-        conn = await asyncpg.connect(server_url)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-        conn = await asyncpg.connect(_with_database(server_url, name))
-        try:
-            await migrate(conn)
-        finally:
-            await conn.close()
-
-    async def teardown() -> None:
-        conn = await asyncpg.connect(server_url)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-    asyncio.run(setup())
-    yield _with_database(server_url, name)
-    asyncio.run(teardown())
+    name, url = asyncio.run(create_database(server_url, "cpni_test"))
+    yield url
+    asyncio.run(drop_database(server_url, name))
 
 
 @pytest.fixture(scope="session")

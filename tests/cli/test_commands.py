@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
-import secrets
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import httpx
 import jwt
 import pytest
@@ -20,6 +18,7 @@ from click.testing import CliRunner
 
 from gateway.cli import main
 from gateway.config import DEMO_JWT_SECRET
+from tests.databases import create_database, drop_database
 
 
 def test_every_command_has_help() -> None:
@@ -62,23 +61,16 @@ def test_a_bad_setting_stops_with_one_line_naming_the_variable() -> None:
     assert len(result.output.strip().splitlines()) == 1
 
 
-def _fresh_database(server_url: str) -> str:
-    import asyncio
-
-    name = f"cpni_cli_{secrets.token_hex(3)}"
-
-    async def create() -> None:
-        conn = await asyncpg.connect(server_url)
-        await conn.execute(f'CREATE DATABASE "{name}"')
-        await conn.close()
-
-    asyncio.run(create())
-    parts = urlsplit(server_url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+@pytest.fixture
+def empty_database(server_url: str) -> Iterator[str]:
+    """An empty database (not migrated): the commands under test migrate it."""
+    name, url = asyncio.run(create_database(server_url, "cpni_cli", migrated=False))
+    yield url
+    asyncio.run(drop_database(server_url, name))
 
 
-def test_db_migrate_applies_then_reports_up_to_date(server_url: str) -> None:
-    url = _fresh_database(server_url)
+def test_db_migrate_applies_then_reports_up_to_date(empty_database: str) -> None:
+    url = empty_database
     runner = CliRunner()
     first = runner.invoke(main, ["db", "migrate"], env={"DATABASE_URL": url})
     assert first.exit_code == 0, first.output
@@ -95,9 +87,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def demo_server(server_url: str) -> Iterator[tuple[str, str]]:
+def demo_server(empty_database: str) -> Iterator[tuple[str, str]]:
     """`cpni-gateway serve --demo` as a real process; yields (base URL, banner)."""
-    url = _fresh_database(server_url)
+    url = empty_database
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": url, "CPNI_GATEWAY_DEMO_CUSTOMERS": "200"}
     process = subprocess.Popen(

@@ -5,6 +5,7 @@ import asyncio
 import asyncpg
 
 from gateway.db import load_migrations, migrate
+from tests.databases import create_database, drop_database
 
 
 async def test_migrations_are_recorded_once_each(pool: asyncpg.Pool) -> None:
@@ -16,18 +17,15 @@ async def test_migrations_are_recorded_once_each(pool: asyncpg.Pool) -> None:
 
 
 async def test_two_processes_migrating_at_once_take_turns(server_url: str) -> None:
-    admin = await asyncpg.connect(server_url)
-    await admin.execute("CREATE DATABASE cpni_race")
+    name, url = await create_database(server_url, "cpni_race", migrated=False)
     try:
-        url = server_url.replace("/postgres?", "/cpni_race?")
         conns = [await asyncpg.connect(url) for _ in range(2)]
         results = await asyncio.gather(*(migrate(c) for c in conns))
         for c in conns:
             await c.close()
         assert sorted(len(r) for r in results) == [0, len(load_migrations())]
     finally:
-        await admin.execute("DROP DATABASE cpni_race WITH (FORCE)")
-        await admin.close()
+        await drop_database(server_url, name)
 
 
 async def test_consent_history_refuses_update_and_delete(pool: asyncpg.Pool) -> None:

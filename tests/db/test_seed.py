@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -20,70 +18,41 @@ from asyncpg.pool import PoolConnectionProxy
 from click.testing import CliRunner
 
 from gateway.cli import main
-from gateway.db import migrate
 from gateway.seed import DatabaseNotEmpty, SeedReport, seed
 from gateway.seed.loader import SEEDED_TABLES
+from tests.databases import create_database, drop_database
 
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
 CUSTOMERS = 300
 
 
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
-
-
-async def _create(server_url: str) -> tuple[str, str]:
-    name = f"seed_test_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = _with_database(server_url, name)
-    conn = await asyncpg.connect(url)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-    return name, url
-
-
-async def _drop(server_url: str, name: str) -> None:
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
 @pytest_asyncio.fixture
 async def conn(server_url: str) -> AsyncIterator[asyncpg.Connection]:
     """A connection to a fresh, migrated, empty database."""
-    name, url = await _create(server_url)
+    name, url = await create_database(server_url, "seed_test")
     connection = await asyncpg.connect(url)
     yield connection
     await connection.close()
-    await _drop(server_url, name)
+    await drop_database(server_url, name)
 
 
 @pytest_asyncio.fixture(scope="module")
 async def seeded(server_url: str) -> AsyncIterator[asyncpg.Connection]:
     """A database seeded with CUSTOMERS customers, seed 0, shared by the read-only tests."""
-    name, url = await _create(server_url)
+    name, url = await create_database(server_url, "seed_test")
     connection = await asyncpg.connect(url)
     await seed(connection, customers=CUSTOMERS, seed=0, now=NOW)
     yield connection
     await connection.close()
-    await _drop(server_url, name)
+    await drop_database(server_url, name)
 
 
 @pytest.fixture
 def database(server_url: str) -> Iterator[str]:
     """URL of a fresh, migrated database, for code that runs its own event loop."""
-    name, url = asyncio.run(_create(server_url))
+    name, url = asyncio.run(create_database(server_url, "seed_test"))
     yield url
-    asyncio.run(_drop(server_url, name))
+    asyncio.run(drop_database(server_url, name))
 
 
 async def fingerprint(conn: asyncpg.Connection | PoolConnectionProxy) -> dict[str, str]:
@@ -103,7 +72,7 @@ async def test_same_arguments_give_the_same_rows_however_chunked(
     before = await fingerprint(conn)
 
     # Again in another database, in small chunks on two connections at once.
-    name, url = await _create(server_url)
+    name, url = await create_database(server_url, "seed_test")
     try:
         pool = await asyncpg.create_pool(url, min_size=2, max_size=2)
         try:
@@ -113,7 +82,7 @@ async def test_same_arguments_give_the_same_rows_however_chunked(
         finally:
             await pool.close()
     finally:
-        await _drop(server_url, name)
+        await drop_database(server_url, name)
 
     assert after == before
     assert first.rows() == second.rows()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -11,6 +9,7 @@ import pytest
 
 from gateway.app import create_app
 from gateway.config import Settings
+from tests.databases import create_database, drop_database
 from tests.e2e.conftest import Gateway
 
 LEAKS = ("Traceback", "asyncpg", "SELECT", "/work/", ".py", "Did you mean", "psycopg", "postgres")
@@ -139,22 +138,10 @@ async def test_health_and_readiness(gateway: Gateway) -> None:
     assert "cpni_gateway_requests_total" in metrics.text
 
 
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
-
-
 async def test_database_unavailable_is_503_with_no_data(server_url: str, settings: Settings) -> None:
     """Fail closed: with the database gone, no protected data leaves."""
-    from gateway.db import migrate  # noqa: PLC0415
-
-    name = f"cpni_down_{secrets.token_hex(3)}"
+    name, url = await create_database(server_url, "cpni_down")
     admin = await asyncpg.connect(server_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = _with_database(server_url, name)
-    conn = await asyncpg.connect(url)
-    await migrate(conn)
-    await conn.close()
     app = create_app(settings, database_url=url)
     try:
         async with app.router.lifespan_context(app):
@@ -170,5 +157,5 @@ async def test_database_unavailable_is_503_with_no_data(server_url: str, setting
                 ready = await client.get("/readyz")
                 assert ready.status_code == 503
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+        await drop_database(server_url, name)

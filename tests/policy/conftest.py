@@ -8,7 +8,6 @@ the session database other tests add customers to.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +18,8 @@ import pytest_asyncio
 from click.testing import CliRunner, Result
 
 from gateway.cli import main
-from gateway.db import migrate
 from gateway.seed import seed
-from tests.conftest import _with_database
+from tests.databases import create_database, drop_database
 from tests.e2e.conftest import gateway  # noqa: F401  (the in-process gateway fixture)
 
 POLICY_DIR = Path(__file__).resolve().parents[2] / "policies"
@@ -48,29 +46,14 @@ def cli(database_url: str) -> Cli:
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def seeded_url(server_url: str) -> AsyncIterator[str]:
     """A fresh database with the demo data (300 customers, seed 1), dropped after the session."""
-    name = f"cpni_impact_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = _with_database(server_url, name)
-    conn = await asyncpg.connect(url)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
+    name, url = await create_database(server_url, "cpni_impact")
     pool = await asyncpg.create_pool(url, min_size=1, max_size=4)
     try:
         await seed(pool, customers=SEEDED_CUSTOMERS, seed=1)
     finally:
         await pool.close()
     yield url
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await drop_database(server_url, name)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
