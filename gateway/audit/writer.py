@@ -179,15 +179,16 @@ class AuditWriter:
         ``outcome_denied`` is implied by the events' denied categories and
         kept for callers that pass it.
         """
-        events = request_events(
-            ctx, operation_name, self.regime, withheld=withheld, denied_categories=denied_categories
-        )
-        if not events:
-            return 0
         try:
+            events = request_events(
+                ctx, operation_name, self.regime, withheld=withheld, denied_categories=denied_categories
+            )
             return await self.append(events)
         except DATABASE_ERRORS as exc:
             log.warning("request %s: audit write failed (%s)", ctx.request_id, type(exc).__name__)
+            raise AuditUnavailable() from None
+        except (ValueError, TypeError) as exc:  # a value the trail cannot encode (e.g. a lone surrogate)
+            log.error("request %s: audit event not encodable (%s)", ctx.request_id, type(exc).__name__)
             raise AuditUnavailable() from None
 
     async def append(self, events: Sequence[EventContent]) -> int:
@@ -232,5 +233,5 @@ class AuditWriter:
             async with conn.transaction():
                 await conn.execute(f"SET LOCAL lock_timeout = '{PARTITION_LOCK_TIMEOUT_MS}ms'")
                 await conn.fetchval("SELECT audit_ensure_partitions($1)", MONTHS_AHEAD)
-        except (asyncpg.LockNotAvailableError, asyncpg.QueryCanceledError) as exc:
+        except DATABASE_ERRORS as exc:  # the append itself says whether the store works
             log.warning("audit partitions not created this time (%s)", type(exc).__name__)
