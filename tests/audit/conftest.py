@@ -7,7 +7,6 @@ own, so the session database other tests share is never left broken.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -16,8 +15,7 @@ import pytest_asyncio
 from click.testing import CliRunner, Result
 
 from gateway.cli import main
-from gateway.db import migrate
-from tests.conftest import _with_database
+from tests.databases import create_database, drop_database
 from tests.e2e.conftest import gateway  # noqa: F401  (the in-process gateway fixture)
 
 FreshDatabase = Callable[[], Awaitable[str]]
@@ -31,28 +29,13 @@ class Databases:
         self.made: list[str] = []
 
     async def __call__(self) -> str:
-        name = f"cpni_audit_{secrets.token_hex(4)}"
-        admin = await asyncpg.connect(self.server_url)
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
+        name, url = await create_database(self.server_url, "cpni_audit")
         self.made.append(name)
-        url = _with_database(self.server_url, name)
-        conn = await asyncpg.connect(url)
-        try:
-            await migrate(conn)
-        finally:
-            await conn.close()
         return url
 
     async def drop_all(self) -> None:
-        admin = await asyncpg.connect(self.server_url)
-        try:
-            for name in self.made:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        for name in self.made:
+            await drop_database(self.server_url, name)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
