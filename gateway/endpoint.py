@@ -20,10 +20,15 @@ import orjson
 from graphql import (
     DocumentNode,
     ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLError,
+    InlineFragmentNode,
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
+    SelectionSetNode,
     execute,
     parse,
     specified_rules,
@@ -225,6 +230,10 @@ class GraphQLEndpoint:
             raise Refusal("QUERY_TOO_COMPLEX", exc.message) from None
         if operation.operation == OperationType.SUBSCRIPTION:
             raise Refusal("BAD_REQUEST", "Subscriptions are not supported")
+        if operation.operation == OperationType.MUTATION and len(_root_fields(document, operation)) > 1:
+            # With several, an error in one would hide the writes of the others
+            # (a retry would then write them twice).
+            raise Refusal("BAD_USER_INPUT", "Send one mutation per request")
 
         campaign = await self.campaigns.require(
             request.headers.get("x-campaign-id"),
@@ -307,6 +316,25 @@ def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionN
         if operation.name is not None and operation.name.value == name:
             return operation
     raise Refusal("BAD_REQUEST", "No operation with that `operationName`")
+
+
+def _root_fields(document: DocumentNode, operation: OperationDefinitionNode) -> set[str]:
+    """The response keys an operation selects at its root, through fragments."""
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    keys: set[str] = set()
+
+    def walk(selection_set: SelectionSetNode, seen: frozenset[str]) -> None:
+        for node in selection_set.selections:
+            if isinstance(node, FieldNode):
+                if node.name.value != "__typename":
+                    keys.add(node.alias.value if node.alias else node.name.value)
+            elif isinstance(node, InlineFragmentNode):
+                walk(node.selection_set, seen)
+            elif isinstance(node, FragmentSpreadNode) and node.name.value in fragments and node.name.value not in seen:
+                walk(fragments[node.name.value].selection_set, seen | {node.name.value})
+
+    walk(operation.selection_set, frozenset())
+    return keys
 
 
 def _operation_label(operation: OperationDefinitionNode) -> str | None:

@@ -20,8 +20,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import strawberry
-from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
-from strawberry.extensions import FieldExtension
 from strawberry.types import Info
 
 from gateway.authz.model import Action, Category
@@ -31,6 +29,7 @@ from gateway.schema.campaign import Campaign, CampaignInput, aware, campaign_req
 from gateway.schema.categories import categorized, field
 from gateway.schema.context import RequestContext
 from gateway.schema.errors import BadUserInputError, OperationForbiddenError
+from gateway.schema.gates import ActionGate
 from gateway.schema.scalars import ApprovalScope, CpniApprovalStatus, NoticeMethod
 from gateway.schema.types import CpniApproval, CpniNotice
 
@@ -40,44 +39,6 @@ MAX_KEY_LENGTH = 200
 MAX_CHANNEL_LENGTH = 64
 # Clocks of care systems drift; a notice is not "sent" further ahead than this.
 CLOCK_SKEW = timedelta(minutes=5)
-
-
-class ActionGate(FieldExtension):
-    """Authorize the operation itself (a Cedar action) before its resolver runs."""
-
-    is_action_gate = True  # schema/check.py: this field is enforced by an action
-
-    def __init__(self, action: Action) -> None:
-        self.action = action
-
-    async def resolve_async(self, next_: Callable[..., Any], source: Any, info: Info, **kwargs: Any) -> Any:
-        ctx: RequestContext = info.context
-        if _mutation_count(info) > 1:
-            raise BadUserInputError("Send one mutation per request")
-        if not ctx.decisions.authorizer.may_perform(ctx.division, ctx.purpose, self.action).allowed:
-            raise OperationForbiddenError()
-        result = next_(source, info, **kwargs)
-        if isinstance(result, Awaitable):
-            return await result
-        return result
-
-
-def _mutation_count(info: Info) -> int:
-    """How many distinct mutation fields the operation selects (through fragments)."""
-    fragments = info._raw_info.fragments
-    keys: set[str] = set()
-
-    def walk(selections: SelectionSetNode) -> None:
-        for node in selections.selections:
-            if isinstance(node, FieldNode) and node.name.value != "__typename":
-                keys.add(node.alias.value if node.alias else node.name.value)
-            elif isinstance(node, InlineFragmentNode):
-                walk(node.selection_set)
-            elif isinstance(node, FragmentSpreadNode) and node.name.value in fragments:
-                walk(fragments[node.name.value].selection_set)
-
-    walk(info.operation.selection_set)
-    return len(keys)
 
 
 @strawberry.input(description="A customer's CPNI approval or disapproval, as the customer gave it.")

@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, cast
 
 import strawberry
-from strawberry.extensions import FieldExtension
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -32,7 +30,8 @@ from gateway.authz.model import Purpose as PurposeValue
 from gateway.resolvers.facts import facts_by_customer
 from gateway.schema.categories import CategoryDirective, DataCategory, categorized, field
 from gateway.schema.context import RequestContext
-from gateway.schema.errors import BadUserInputError, OperationForbiddenError
+from gateway.schema.errors import BadUserInputError
+from gateway.schema.gates import ActionGate
 from gateway.schema.query import PageInfo
 from gateway.schema.scalars import Purpose
 from gateway.schema.types import _page_size
@@ -46,24 +45,6 @@ EXPLAIN_DISCLOSES = frozenset({Category.PUBLIC, Category.SERVICE, Category.CONSE
 AuditOutcome = strawberry.enum(
     Outcome, name="AuditOutcome", description="DISCLOSED: the event disclosed a category; DENIED: it denied one."
 )
-
-
-class ActionGate(FieldExtension):
-    """Refuse the field with FORBIDDEN unless the caller may perform ``action``."""
-
-    is_action_gate = True  # schema/check.py: this field is enforced by an action
-
-    def __init__(self, action: Action) -> None:
-        self.action = action
-
-    async def resolve_async(self, next_: Callable[..., Any], source: Any, info: Info, **kwargs: Any) -> Any:
-        ctx: RequestContext = info.context
-        if not ctx.decisions.authorizer.may_perform(ctx.division, ctx.purpose, self.action).allowed:
-            raise OperationForbiddenError()
-        result = next_(source, info, **kwargs)
-        if isinstance(result, Awaitable):
-            return await result
-        return result
 
 
 @strawberry.input(description="Conditions on audit events; all given conditions must hold.")
