@@ -47,21 +47,44 @@ class Caller:
     purposes: frozenset[Purpose]
 
 
+class KeySourceUnavailable(Exception):
+    """The JWKS endpoint cannot be reached: no token can be checked (HTTP 503)."""
+
+
 class TokenVerifier:
-    """Verifies bearer tokens with the configured algorithms and keys."""
+    """Verifies bearer tokens with the configured algorithms and keys.
+
+    Keys: the HS256 secret, a public key file, or a JWKS URL (keys cached,
+    fetched again when a token names an unknown key id).
+    """
 
     def __init__(self, settings: Settings, divisions: Mapping[str, Division]) -> None:
         self._settings = settings
         self._divisions = divisions
+        self._jwks = (
+            jwt.PyJWKClient(settings.jwks_url, cache_keys=True, lifespan=300, timeout=2.0)
+            if settings.jwks_url
+            else None
+        )
+
+    @property
+    def fetches_keys(self) -> bool:
+        """True when verifying may wait on the network (run it off the event loop)."""
+        return self._jwks is not None
 
     @cached_property
     def _public_key(self) -> str | None:
         path = self._settings.jwt_public_key_file
         return Path(path).read_text() if path else None
 
-    def _key_for(self, algorithm: str) -> Any:
+    def _key_for(self, algorithm: str, token: str) -> Any:
         if algorithm == "HS256":
             return self._settings.signing_key
+        if self._jwks is not None:
+            try:
+                return self._jwks.get_signing_key_from_jwt(token).key
+            except jwt.PyJWKClientConnectionError:
+                raise KeySourceUnavailable() from None
         if self._public_key is None:
             raise unauthenticated()
         return self._public_key
@@ -82,7 +105,7 @@ class TokenVerifier:
                 raise unauthenticated("Authentication failed: token algorithm not accepted")
             claims = jwt.decode(
                 token,
-                self._key_for(algorithm),
+                self._key_for(algorithm, token),
                 algorithms=[algorithm],
                 audience=self._settings.jwt_audience,
                 issuer=self._settings.jwt_issuer,

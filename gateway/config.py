@@ -54,6 +54,7 @@ class Settings:
     jwt_audience: str = "cpni-gateway"
     jwt_algorithms: tuple[str, ...] = ("HS256",)
     jwt_public_key_file: Path | None = None
+    jwks_url: str | None = None
     policy_dir: Path | None = None
     pool_min_size: int = 1
     pool_max_size: int = 10
@@ -120,6 +121,12 @@ def _algorithms(raw: str) -> tuple[str, ...]:
     return algs
 
 
+def _jwks_url(raw: str) -> str:
+    if not raw.startswith(("https://", "http://")):
+        raise ValueError("expected an https:// URL")
+    return raw
+
+
 def _database_url(raw: str) -> str:
     if not raw.startswith(("postgresql://", "postgres://")):
         raise ValueError("expected a postgresql:// URL")
@@ -161,6 +168,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         jwt_issuer=env.get(PREFIX + "JWT_ISSUER") or "cpni-gateway",
         jwt_algorithms=_parse(env, "JWT_ALGORITHMS", _algorithms, ("HS256",)),
         jwt_public_key_file=key_file,
+        jwks_url=_parse(env, "JWKS_URL", _jwks_url, None),
         policy_dir=_parse(env, "POLICY_DIR", Path, None),
         pool_min_size=_parse(env, "POOL_MIN_SIZE", _positive_int, 1),
         pool_max_size=_parse(env, "POOL_MAX_SIZE", _positive_int, 10),

@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.audit import AuditUnavailable, AuditWriter
-from gateway.auth import AuthError, Caller, TokenVerifier, choose_purpose
+from gateway.auth import AuthError, Caller, KeySourceUnavailable, TokenVerifier, choose_purpose
 from gateway.authz.decide import Authorizer
 from gateway.campaigns import CampaignGate
 from gateway.config import Settings
@@ -157,11 +157,18 @@ class GraphQLEndpoint:
         return response
 
     async def _handle(self, request: Request, request_id: str) -> Response:
+        header = request.headers.get("authorization")
         try:
-            caller = self.verifier.verify(request.headers.get("authorization"))
+            if self.verifier.fetches_keys:
+                caller = await asyncio.to_thread(self.verifier.verify, header)
+            else:
+                caller = self.verifier.verify(header)
             purpose = choose_purpose(caller, request.headers.get("x-purpose"))
         except AuthError as exc:
             return error_response(exc.code, exc.message, request_id)
+        except KeySourceUnavailable:
+            log.warning("request %s: the JWKS endpoint is unavailable", request_id)
+            return error_response("SERVICE_UNAVAILABLE", "Service temporarily unavailable", request_id)
         try:
             body = await self._body(request)
         except Refusal as exc:
