@@ -39,9 +39,9 @@ def embedded_database_url(data_dir: Path) -> str:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            # cleanup_mode=None: the server outlives this process, so the
-            # next `serve` or `db` command reuses it instead of restarting.
-            server = pgserver.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
+            # The server stops when the last process using it exits (pgserver
+            # counts them), so `db seed` beside a running `serve` shares it.
+            server = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
     except Exception as exc:  # pgserver raises plain exceptions
         raise DatabaseError(f"could not start the embedded PostgreSQL in {pgdata}: {exc}") from None
     return str(server.get_uri())
