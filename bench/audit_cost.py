@@ -41,22 +41,8 @@ from gateway.config import Settings
 from gateway.db import create_pool, migrate
 from gateway.seed import seed
 
-FULL_PROFILE = """
-query Full($id: ID!) {
-  customer(id: $id) {
-    id accountNumber segment status name listedPhone serviceAddress { line1 city state postalCode }
-    email contactPhone billingAddress { line1 city state postalCode }
-    services { id category plan status activatedAt
-      configuration { features equipment bandwidthMbps ipAddress }
-      usage(first: 50) { startedAt durationSeconds direction counterparty bytes cellSite }
-      usageSummary { month calls minutes bytes } }
-    invoices(last: 12) { id period issuedAt amount { amountCents currency } status }
-    balance { amountCents currency } paymentMethod { kind last4 }
-    cpniApproval { status scope channel recordedAt } locationApproval { status channel }
-    cpniNotices { id sentAt method }
-  }
-}
-"""
+from bench.workload import FULL_PROFILE
+
 BLOCK = 100
 
 
@@ -91,7 +77,7 @@ def database_url() -> str:
 
         pgdata = Path("bench/.audit-data/pgdata").resolve()
         pgdata.mkdir(parents=True, exist_ok=True)
-        server = pgserver.get_server(pgdata, cleanup_mode=None)
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
     admin = str(server.get_uri())
 
     async def ensure() -> None:
@@ -202,9 +188,9 @@ async def export_speed(url: str, rows: int) -> None:
     total = await pool.fetchval("SELECT count(*) FROM audit_events")
     for fmt in ("jsonl", "csv"):
         with open("/dev/null", "wb") as out:
-            start = time.perf_counter()
+            began = time.perf_counter()
             count = await export(pool, AuditQuery(), out, fmt)
-            elapsed = time.perf_counter() - start
+            elapsed = time.perf_counter() - began
         print(f"export {fmt:5}: {count:,} rows in {elapsed:.2f} s: {count / elapsed:,.0f} rows/s")
     assert count == total
     await pool.close()

@@ -16,7 +16,8 @@ from gateway.authz.model import Purpose
 from gateway.authz.policy import load_policy
 from gateway.config import Settings
 
-# Copied from tests/e2e/test_properties.py: the profile a care agent opens.
+# The profile a care agent opens: every field of the graph for one customer.
+# The benchmark and the brute-force property test (tests/e2e) both use it.
 FULL_PROFILE = """
 query Full($id: ID!) {
   customer(id: $id) {

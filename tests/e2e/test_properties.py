@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis_graphql import nodes
 
 from gateway.schema import build_schema
+from bench.workload import FULL_PROFILE
 from tests.e2e.conftest import Gateway
 from tests.e2e.helpers import approved_campaign
 from tests.e2e.oracle import CustomerFacts, allowed
@@ -164,22 +165,6 @@ async def test_no_denied_value_ever_appears(gateway: Gateway, pool: asyncpg.Pool
     assert checked.count(200) > 10
 
 
-FULL_PROFILE = """
-query Full($id: ID!) {
-  customer(id: $id) {
-    id accountNumber segment status name listedPhone serviceAddress { line1 city state postalCode }
-    email contactPhone billingAddress { line1 city state postalCode }
-    services { id category plan status activatedAt
-      configuration { features equipment bandwidthMbps ipAddress }
-      usage(first: 50) { startedAt durationSeconds direction counterparty bytes cellSite }
-      usageSummary { month calls minutes bytes } }
-    invoices(last: 12) { id period issuedAt amount { amountCents currency } status }
-    balance { amountCents currency } paymentMethod { kind last4 }
-    cpniApproval { status scope channel recordedAt } locationApproval { status channel }
-    cpniNotices { id sentAt method }
-  }
-}
-"""
 
 
 def reached_through(category: str, service_category: str | None) -> list[tuple[str, str | None]]:
