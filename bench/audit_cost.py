@@ -29,6 +29,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from bench.workload import FULL_PROFILE
 from gateway.app import create_app
 from gateway.audit.chain import EventContent
 from gateway.audit.events import AuditQuery
@@ -40,8 +41,6 @@ from gateway.authz.policy import load_policy
 from gateway.config import Settings
 from gateway.db import create_pool, migrate
 from gateway.seed import seed
-
-from bench.workload import FULL_PROFILE
 
 BLOCK = 100
 

@@ -28,8 +28,9 @@ from gateway.authz.policy import PolicyBundle, load_policy
 from gateway.campaigns import CampaignGate
 from gateway.config import Settings, load_settings
 from gateway.db import create_pool, resolve_database_url
-from gateway.endpoint import GraphQLEndpoint, error_response
+from gateway.endpoint import GraphQLEndpoint
 from gateway.metrics import Metrics
+from gateway.responses import error_response
 from gateway.schema import build_schema
 
 log = logging.getLogger("cpni_gateway")

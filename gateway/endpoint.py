@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -24,8 +23,8 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
-    InlineFragmentNode,
     GraphQLSchema,
+    InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
@@ -45,50 +44,22 @@ from gateway.config import Settings
 from gateway.metrics import Metrics
 from gateway.resolvers.database import DATABASE_ERRORS, Database
 from gateway.resolvers.loaders import Loaders
+from gateway.responses import (
+    STATUS_BY_CODE,
+    Refusal,
+    error_response,
+    format_error,
+    json_response,
+    strip_suggestions,
+)
 from gateway.schema.context import Decisions, RequestContext
 from gateway.schema.errors import ServiceUnavailableError
 from gateway.schema.limits import check_cost, limit_rules
 
 log = logging.getLogger("cpni_gateway.request")
 
-STATUS_BY_CODE = {
-    "GRAPHQL_PARSE_FAILED": 400,
-    "GRAPHQL_VALIDATION_FAILED": 400,
-    "QUERY_TOO_COMPLEX": 400,
-    "BAD_USER_INPUT": 400,
-    "BAD_REQUEST": 400,
-    "UNAUTHENTICATED": 401,
-    "PURPOSE_REQUIRED": 400,
-    "PURPOSE_NOT_ALLOWED": 403,
-    "CAMPAIGN_REQUIRED": 403,
-    "FORBIDDEN": 403,
-    "PAYLOAD_TOO_LARGE": 413,
-    "SERVICE_UNAVAILABLE": 503,
-    "TIMEOUT": 504,
-    "INTERNAL_SERVER_ERROR": 500,
-}
-
 # Errors raised inside resolvers that mean "a backing store is unavailable".
 UNAVAILABLE: tuple[type[Exception], ...] = (ServiceUnavailableError, AuditUnavailable, *DATABASE_ERRORS)
-
-
-class Refusal(Exception):
-    """A request answered with one error and no data."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def error_response(code: str, message: str, request_id: str, extra: Mapping[str, Any] | None = None) -> Response:
-    body = {"errors": [{"message": message, "extensions": {"code": code, **(extra or {})}}]}
-    return json_response(body, STATUS_BY_CODE[code], request_id)
-
-
-def json_response(body: Any, status: int, request_id: str, headers: Mapping[str, str] | None = None) -> Response:
-    all_headers = {"X-Request-Id": request_id, "Cache-Control": "no-store", **(headers or {})}
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=all_headers)
 
 
 @dataclass(frozen=True)
@@ -98,11 +69,6 @@ class Prepared:
     document: DocumentNode | None
     code: str | None = None
     messages: tuple[str, ...] = ()
-
-
-def _strip_suggestions(message: str) -> str:
-    cut = message.find(" Did you mean")
-    return message if cut < 0 else message[:cut]
 
 
 class GraphQLEndpoint:
@@ -140,13 +106,13 @@ class GraphQLEndpoint:
         except GraphQLError as exc:
             if "token limit" in exc.message.lower() or "tokens" in exc.message.lower():
                 return Prepared(None, "QUERY_TOO_COMPLEX", ("Query has too many tokens",))
-            return Prepared(None, "GRAPHQL_PARSE_FAILED", (_strip_suggestions(exc.message),))
+            return Prepared(None, "GRAPHQL_PARSE_FAILED", (strip_suggestions(exc.message),))
         errors = validate(self.schema, document, self._rules, max_errors=20, hide_suggestions=True)
         if errors:
             too_complex = [e for e in errors if (e.extensions or {}).get("code") == "QUERY_TOO_COMPLEX"]
             if too_complex:
                 return Prepared(None, "QUERY_TOO_COMPLEX", tuple(e.message for e in too_complex))
-            return Prepared(None, "GRAPHQL_VALIDATION_FAILED", tuple(_strip_suggestions(e.message) for e in errors))
+            return Prepared(None, "GRAPHQL_VALIDATION_FAILED", tuple(strip_suggestions(e.message) for e in errors))
         return Prepared(document)
 
     async def __call__(self, request: Request) -> Response:
@@ -286,7 +252,7 @@ class GraphQLEndpoint:
                 raise original
         if result.data is None and errors and all(e.path is None for e in errors):
             # Variable coercion failed before execution started.
-            raise Refusal("BAD_USER_INPUT", _strip_suggestions(errors[0].message))
+            raise Refusal("BAD_USER_INPUT", strip_suggestions(errors[0].message))
         for error in errors:
             code = (error.extensions or {}).get("code")
             if code in ("QUERY_TOO_COMPLEX", "BAD_USER_INPUT") and error.path is not None and len(errors) == 1:
@@ -306,10 +272,10 @@ class GraphQLEndpoint:
         if self.settings.server_timing:
             headers["Server-Timing"] = f'sql;desc="round trips";dur={db.round_trips}'
         if strict and forbidden:
-            return json_response({"errors": [_format(e) for e in forbidden]}, 403, request_id, headers)
+            return json_response({"errors": [format_error(e) for e in forbidden]}, 403, request_id, headers)
         payload: dict[str, Any] = {"data": result.data}
         if errors:
-            payload["errors"] = [_format(e) for e in errors]
+            payload["errors"] = [format_error(e) for e in errors]
         return json_response(payload, 200, request_id, headers)
 
 
@@ -346,15 +312,3 @@ def _root_fields(document: DocumentNode, operation: OperationDefinitionNode) -> 
 
 def _operation_label(operation: OperationDefinitionNode) -> str | None:
     return operation.name.value if operation.name else None
-
-
-def _format(error: GraphQLError) -> dict[str, Any]:
-    formatted: dict[str, Any] = {"message": _strip_suggestions(error.message)}
-    if error.locations:
-        formatted["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
-    if error.path is not None:
-        formatted["path"] = error.path
-    extensions = dict(error.extensions or {})
-    extensions.setdefault("code", "INTERNAL_SERVER_ERROR")
-    formatted["extensions"] = extensions
-    return formatted

@@ -16,6 +16,7 @@ import asyncpg
 
 from gateway.audit.verify import EVENT_COLUMNS
 
+
 class Fetcher(Protocol):
     """A pool, or the per-request ``Database`` that counts round trips."""
 

@@ -24,6 +24,7 @@ from gateway.authz.classify import LEGEND, MARKETING_NOTE, classify
 from gateway.authz.decide import Authorizer
 from gateway.authz.model import Category, Division, Purpose, RecipientClass, Regime
 
+
 @dataclass(frozen=True)
 class Cell:
     """One division (or purpose representative) x purpose x category outcome."""

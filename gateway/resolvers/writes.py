@@ -18,8 +18,8 @@ from datetime import datetime
 from typing import Any, TypeVar, get_type_hints
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 import orjson
+from asyncpg.pool import PoolConnectionProxy
 
 from gateway.resolvers.database import Database
 from gateway.resolvers.rows import ApprovalRow, CampaignRow, NoticeRow

@@ -7,7 +7,7 @@ customer's services sort together.
 from __future__ import annotations
 
 from gateway.seed import vocab
-from gateway.seed.sql import DAY, HISTORY_DAYS, Customers, int_array, text_array
+from gateway.seed.sql import DAY, HISTORY_DAYS, Customers, text_array
 from gateway.seed.vocab import CATEGORIES, PLACES
 
 SUSPENDED_SHARE = 0.06

@@ -19,7 +19,7 @@ import hashlib
 from collections.abc import Iterable
 
 from gateway.seed import vocab
-from gateway.seed.vocab import CATEGORIES, PLACES
+from gateway.seed.vocab import PLACES
 
 DAY = 86_400
 HISTORY_DAYS = 90  # usage records cover this many days before `now`

@@ -19,6 +19,7 @@ from gateway.authz.policy import PolicyBundle
 
 from .spec import SPEC_6_2
 
+
 def test_purpose_table_equals_spec(matrix: Matrix) -> None:
     assert render_purpose_table(matrix) == SPEC_6_2
     assert SPEC_6_2 in render_markdown(matrix)

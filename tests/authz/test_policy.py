@@ -28,9 +28,9 @@ def _problems(directory: Path) -> list[str]:
 def test_shipped_policy_loads(bundle: PolicyBundle) -> None:
     assert bundle.warnings == ()
     assert len(bundle.divisions) == 13
-    for policy_id, annotations in bundle.annotations.items():
-        assert annotations["id"] == policy_id
-        assert re.search(r"47 (CFR|U\.S\.C\.)|SPEC", annotations["cite"]), policy_id
+    for policy_id, notes in bundle.annotations.items():
+        assert notes["id"] == policy_id
+        assert re.search(r"47 (CFR|U\.S\.C\.)|SPEC", notes["cite"]), policy_id
         file, line = bundle.source[policy_id]
         assert file.endswith(".cedar") and line >= 1
         assert bundle.texts[policy_id].startswith(f'@id("{policy_id}")')

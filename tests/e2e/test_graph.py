@@ -7,7 +7,8 @@ import re
 import asyncpg
 import pytest
 import strawberry
-from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLObjectType, build_schema as build_sdl
+from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLObjectType
+from graphql import build_schema as build_sdl
 
 from gateway.authz.model import Category
 from gateway.schema import build_schema

@@ -17,11 +17,12 @@ import asyncpg
 import graphql
 import hypothesis_graphql
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis_graphql import nodes
 
-from gateway.schema import build_schema
 from bench.workload import FULL_PROFILE
+from gateway.schema import build_schema
 from tests.e2e.conftest import Gateway
 from tests.e2e.helpers import approved_campaign
 from tests.e2e.oracle import CustomerFacts, allowed

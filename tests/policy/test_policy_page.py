@@ -52,10 +52,10 @@ def test_every_cell_links_to_the_policies_deciding_it(matrix: Matrix, bundle: Po
     assert set(re.findall(r'href="#policy-([^"]+)"', cell.group(1))) == {
         "marketing-opt-out-approval", "marketing-opt-in-approval", "terminated-no-marketing",
     }
-    for pid, annotations in bundle.annotations.items():
+    for pid, notes in bundle.annotations.items():
         article = re.search(rf'<article id="policy-{re.escape(pid)}">(.*?)</article>', text, re.S)
         assert article is not None, pid
-        assert annotations["cite"].replace("&", "&amp;") in article.group(1)
+        assert notes["cite"].replace("&", "&amp;") in article.group(1)
         assert f"@id(&quot;{pid}&quot;)" in article.group(1)  # the policy's own source text
 
 
