@@ -30,6 +30,7 @@ from gateway.config import Settings, load_settings
 from gateway.db import create_pool, resolve_database_url
 from gateway.endpoint import GraphQLEndpoint
 from gateway.metrics import Metrics
+from gateway.policy_page import PolicyPage
 from gateway.responses import error_response
 from gateway.schema import build_schema
 
@@ -46,6 +47,7 @@ class Runtime:
     pool: asyncpg.Pool
     endpoint: GraphQLEndpoint
     metrics: Metrics
+    policy_page: PolicyPage
 
 
 class BodyLimit:
@@ -131,24 +133,8 @@ async def metrics(request: Request) -> Response:
 
 
 async def policy_page(request: Request) -> Response:
-    """The effective policy matrix for reviewers: rendered once per loaded policy, off the event loop."""
-    import asyncio  # noqa: PLC0415
-
-    from gateway.policy_page import render_policy_page  # noqa: PLC0415
-
-    runtime = _runtime(request)
-    state = request.app.state
-    # One render at a time (it is seconds of Cedar work); later requests reuse
-    # it until the lifespan builds a new Authorizer.
-    lock: asyncio.Lock | None = getattr(state, "policy_page_lock", None)
-    if lock is None:
-        lock = state.policy_page_lock = asyncio.Lock()
-    async with lock:
-        cached: tuple[Authorizer, str] | None = getattr(state, "policy_page", None)
-        if cached is None or cached[0] is not runtime.authorizer:
-            cached = (runtime.authorizer, await asyncio.to_thread(render_policy_page, runtime.authorizer))
-            state.policy_page = cached
-    return HTMLResponse(cached[1])
+    """The effective policy matrix for reviewers."""
+    return HTMLResponse(await _runtime(request).policy_page.html())
 
 
 def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> Starlette:
@@ -181,7 +167,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             campaigns=CampaignGate(pool, acquire_timeout=settings.limits.pool_acquire_timeout_s),
             metrics=metrics_,
         )
-        app.state.runtime = Runtime(settings, bundle, authorizer, pool, endpoint, metrics_)
+        app.state.runtime = Runtime(settings, bundle, authorizer, pool, endpoint, metrics_, PolicyPage(authorizer))
         try:
             yield
         finally:

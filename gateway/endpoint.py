@@ -259,11 +259,11 @@ class GraphQLEndpoint:
                 raise Refusal(code, error.message)
 
         forbidden = [e for e in errors if (e.extensions or {}).get("code") == "FORBIDDEN"]
+        # X-Authz-Mode: strict refuses the whole operation when anything is denied.
         strict = request.headers.get("x-authz-mode", "").strip().lower() == "strict"
         await self.audit.record(
             ctx,
             operation_name or _operation_label(operation),
-            outcome_denied=bool(forbidden),
             withheld=strict and bool(forbidden),  # a strict refusal discloses nothing
             denied_categories=[(e.extensions or {})["category"] for e in forbidden if "category" in (e.extensions or {})],
         )

@@ -12,6 +12,7 @@ never from a table kept here. Rendering is pure; the route caches the page.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -39,6 +40,25 @@ COLOURS = {
     "D": "#f3c5c5",
     "?": "#ff9ee0",
 }
+
+
+class PolicyPage:
+    """``GET /policy`` for one loaded policy: rendered once, off the event loop.
+
+    The render is seconds of Cedar work; the first request waits for it and
+    later ones reuse it (a new policy builds a new Authorizer and page).
+    """
+
+    def __init__(self, authorizer: Authorizer) -> None:
+        self.authorizer = authorizer
+        self._html: str | None = None
+        self._lock = asyncio.Lock()
+
+    async def html(self) -> str:
+        async with self._lock:
+            if self._html is None:
+                self._html = await asyncio.to_thread(render_policy_page, self.authorizer)
+            return self._html
 
 
 def render_policy_page(authorizer: Authorizer, *, now: datetime | None = None) -> str:

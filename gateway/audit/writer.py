@@ -112,7 +112,8 @@ def _request_fields(event: EventContent) -> tuple[str | None, ...]:
 
 
 async def _as_audit_role(conn: asyncpg.Connection) -> None:
-    # Survives the pool's RESET ALL on release: `role` is not reset by it.
+    # Set once per connection: the pool skips asyncpg's reset on release
+    # (gateway.db), so the role holds for the connection's life.
     await conn.execute(f"SET ROLE {AUDIT_ROLE}")
 
 
@@ -170,15 +171,10 @@ class AuditWriter:
         ctx: RequestContext,
         operation_name: str | None,
         *,
-        outcome_denied: bool = False,
         withheld: bool = False,
         denied_categories: Iterable[Category | str] = (),
     ) -> int:
-        """Write the request's events (see :func:`request_events`); return how many.
-
-        ``outcome_denied`` is implied by the events' denied categories and
-        kept for callers that pass it.
-        """
+        """Write the request's events (see :func:`request_events`); return how many."""
         try:
             events = request_events(
                 ctx, operation_name, self.regime, withheld=withheld, denied_categories=denied_categories

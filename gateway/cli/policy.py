@@ -160,8 +160,8 @@ def explain(
     whether allowed or denied, 1 if the customer does not exist, 2 for an
     unknown division, purpose or field.
     """
-    from gateway.fields import FieldLookupError, lookup_field  # noqa: PLC0415 - builds the schema
     from gateway.schema import build_schema  # noqa: PLC0415
+    from gateway.schema.fields import FieldLookupError, lookup_field  # noqa: PLC0415 - builds the schema
 
     authorizer = Authorizer(_load(directory), Regime(regime))
     found = authorizer.divisions.get(division)

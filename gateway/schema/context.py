@@ -65,6 +65,12 @@ class Decisions:
         """A customer appeared in the response with its PUBLIC fields."""
         self._access(customer_id).disclosed.add(Category.PUBLIC)
 
+    def note_disclosed(self, customer_id: int, categories: frozenset[Category], decision: Decision) -> None:
+        """Categories of a customer shown by an operation the caller was allowed (``decision``)."""
+        access = self._access(customer_id)
+        access.disclosed.update(categories)
+        access.policy_ids.update(decision.policy_ids)
+
     async def check(
         self, customer_id: int, category: Category, service_category: str | None = None
     ) -> Decision:

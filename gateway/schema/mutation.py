@@ -30,7 +30,7 @@ from gateway.schema.categories import categorized, field
 from gateway.schema.context import RequestContext
 from gateway.schema.errors import BadUserInputError, OperationForbiddenError
 from gateway.schema.gates import ActionGate
-from gateway.schema.scalars import ApprovalScope, CpniApprovalStatus, NoticeMethod
+from gateway.schema.scalars import ApprovalScope, CpniApprovalStatus, NoticeMethod, customer_id_of
 from gateway.schema.types import CpniApproval, CpniNotice
 
 PUBLIC, CONSENT = Category.PUBLIC, Category.CONSENT
@@ -86,12 +86,9 @@ async def _write(
 
 async def _customer(ctx: RequestContext, raw: strawberry.ID) -> int:
     """The id of an existing customer whose consent records the caller may read."""
-    try:
-        customer_id = int(str(raw))
-    except ValueError:
-        customer_id = 0
-    facts = await ctx.loaders.facts.load(customer_id) if 0 < customer_id < 2**63 else None
-    if facts is None:
+    customer_id = customer_id_of(raw)
+    facts = await ctx.loaders.facts.load(customer_id) if customer_id is not None else None
+    if customer_id is None or facts is None:
         raise BadUserInputError("`input.customerId` names no customer")
     # The answer is the new CONSENT record: a read of that category, recorded
     # in the audit trail like any other.

@@ -27,13 +27,13 @@ from gateway.audit.events import AuditQuery, Outcome
 from gateway.authz.explain import explain
 from gateway.authz.model import Action, Category
 from gateway.authz.model import Purpose as PurposeValue
-from gateway.resolvers.facts import facts_by_customer
-from gateway.schema.categories import CategoryDirective, DataCategory, categorized, field
+from gateway.schema.categories import DataCategory, categorized, field
 from gateway.schema.context import RequestContext
 from gateway.schema.errors import BadUserInputError
+from gateway.schema.fields import FieldLookupError, lookup_field
 from gateway.schema.gates import ActionGate
 from gateway.schema.query import PageInfo
-from gateway.schema.scalars import Purpose
+from gateway.schema.scalars import Purpose, customer_id_of
 from gateway.schema.types import _page_size
 
 PUBLIC = Category.PUBLIC
@@ -124,11 +124,8 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
 def _int_id(raw: strawberry.ID | None, name: str) -> int | None:
     if raw is None:
         return None
-    try:
-        value = int(str(raw))
-    except ValueError:
-        raise BadUserInputError(f"`{name}` is not a customer id") from None
-    if not 0 < value < 2**63:
+    value = customer_id_of(raw)
+    if value is None:
         raise BadUserInputError(f"`{name}` is not a customer id")
     return value
 
@@ -169,22 +166,6 @@ def _event(row: Any) -> AuditEvent:
     )
 
 
-def field_category(info: Info, name: str) -> Category:
-    """The category a ``Type.field`` of this schema declares (its ``@category`` directive)."""
-    type_name, _, field_name = name.partition(".")
-    graphql_type = info.schema._schema.get_type(type_name) if type_name and field_name else None
-    graphql_field = getattr(graphql_type, "fields", {}).get(field_name) if graphql_type is not None else None
-    if graphql_field is None:
-        raise BadUserInputError("`field` must name a field of the schema as Type.field, e.g. Customer.email")
-    definition = graphql_field.extensions.get("strawberry-definition")
-    directive = next((d for d in getattr(definition, "directives", ()) if isinstance(d, CategoryDirective)), None)
-    if directive is None or directive.inherited or directive.name is None:
-        raise BadUserInputError(
-            f"`{name}` takes the category of the field that returns it; ask about that field instead"
-        )
-    return directive.name
-
-
 @strawberry.type
 @categorized(PUBLIC)
 class PrivacyQuery:
@@ -222,19 +203,19 @@ class PrivacyQuery:
         found = authorizer.divisions.get(str(division))
         if found is None:
             raise BadUserInputError("`division` is not a division of the registry")
-        category = field_category(info, field_)
+        try:
+            category = lookup_field(info.schema, field_).category
+        except FieldLookupError as exc:
+            raise BadUserInputError(f"`field`: {exc}") from None
         cid = _int_id(customer_id, "customerId")
         assert cid is not None
-        facts = (await facts_by_customer(ctx.loaders.db, [cid]))[0]
+        facts = await ctx.loaders.facts.load(cid)
         if facts is None:
             raise BadUserInputError("`customerId` names no customer")
         explanation = explain(authorizer, found, PurposeValue(purpose), category, facts)
         # The answer shows this customer's subscriptions and consent: audited.
         gate = authorizer.may_perform(ctx.division, ctx.purpose, Action.EXPLAIN_ACCESS)
-        ctx.decisions.note_public(cid)
-        access = ctx.decisions.by_customer[cid]
-        access.disclosed.update(EXPLAIN_DISCLOSES)
-        access.policy_ids.update(gate.policy_ids)
+        ctx.decisions.note_disclosed(cid, EXPLAIN_DISCLOSES, gate)
         return AccessExplanation(
             allowed=explanation.allowed,
             policy_ids=list(explanation.policy_ids),

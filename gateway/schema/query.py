@@ -15,7 +15,7 @@ from gateway.resolvers.rows import CustomerRow
 from gateway.schema.categories import categorized, field
 from gateway.schema.context import RequestContext
 from gateway.schema.errors import BadUserInputError, ForbiddenError
-from gateway.schema.scalars import CustomerStatus, Purpose, Segment, ServiceCategory
+from gateway.schema.scalars import CustomerStatus, Purpose, Segment, ServiceCategory, customer_id_of
 from gateway.schema.types import Customer, _page_size
 
 PUBLIC = Category.PUBLIC
@@ -145,21 +145,13 @@ async def resolve_customers(
     return CustomerConnection(edges=edges, page_info=PageInfo(has_next_page=has_next, end_cursor=end))
 
 
-def _customer_id(raw: strawberry.ID) -> int | None:
-    try:
-        value = int(str(raw))
-    except ValueError:
-        return None
-    return value if 0 < value < 2**63 else None
-
-
 @strawberry.type
 @categorized(PUBLIC)
 class Query:
     @field(PUBLIC)  # type: ignore[untyped-decorator]
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
         ctx: RequestContext = info.context
-        customer_id = _customer_id(id)
+        customer_id = customer_id_of(id)
         if customer_id is None:
             return None
         row = await ctx.loaders.customer.load(customer_id)
@@ -167,6 +159,7 @@ class Query:
             ctx.decisions.note_public(row.id)
         return row  # type: ignore[return-value]
 
+    # customerByPhone: a lookup by number is a read of that number.
     @field(PUBLIC, description="The customer with this published or contact number, where the caller may read that number.")  # type: ignore[untyped-decorator]
     async def customer_by_phone(self, info: Info, phone: str) -> Customer | None:
         ctx: RequestContext = info.context

@@ -12,6 +12,15 @@ from gateway.authz.model import Purpose as PurposeEnum
 from gateway.authz.model import ServiceCategory as ServiceCategoryEnum
 
 
+def customer_id_of(raw: object) -> int | None:
+    """The customer id an ``ID`` argument names, or None when it cannot name one (a bigint > 0)."""
+    try:
+        value = int(str(raw))
+    except ValueError:
+        return None
+    return value if 0 < value < 2**63 else None
+
+
 def _bigint(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValueError("BigInt must be an integer")

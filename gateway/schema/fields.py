@@ -12,7 +12,7 @@ reachable through one (``ServiceConfiguration``, ``UsageSummary``), and its
 category is service-scoped. Such a field is decided once per service of the
 customer, with the service's category.
 
-This module sits above `gateway.schema`; `gateway.authz` never imports it.
+Used by `explainAccess` and `cpni-gateway policy explain` alike.
 """
 
 from __future__ import annotations
@@ -48,10 +48,9 @@ def field_categories(schema: strawberry.Schema) -> dict[str, FieldCategory]:
     found: dict[str, FieldCategory] = {}
     for type_name, graphql_type in objects.items():
         for field_name, graphql_field in graphql_type.fields.items():
-            directive = _directive(graphql_field)
-            if directive is None or directive.inherited or directive.name is None:
+            category = _declared(graphql_field)
+            if category is None:
                 continue
-            category = Category(directive.name)
             name = f"{type_name}.{field_name}"
             found[name] = FieldCategory(name, category, type_name in per_service and category.service_scoped)
     return found
