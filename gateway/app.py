@@ -29,6 +29,7 @@ from gateway.campaigns import CampaignGate
 from gateway.config import Settings, load_settings
 from gateway.db import create_pool, resolve_database_url
 from gateway.endpoint import GraphQLEndpoint
+from gateway.keys import require_keys
 from gateway.metrics import Metrics
 from gateway.policy_page import PolicyPage
 from gateway.responses import error_response
@@ -190,4 +191,6 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
 
 def asgi_factory() -> Any:
     """Entry point for ``uvicorn --factory gateway.app:asgi_factory`` (worker processes)."""
-    return create_app()
+    settings = load_settings()
+    require_keys(settings)
+    return create_app(settings)

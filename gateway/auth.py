@@ -79,6 +79,8 @@ class TokenVerifier:
 
     def _key_for(self, algorithm: str, token: str) -> Any:
         if algorithm == "HS256":
+            if self._settings.signing_key is None:
+                raise unauthenticated("Authentication failed: token algorithm not accepted")
             return self._settings.signing_key
         if self._jwks is not None:
             try:
@@ -158,7 +160,10 @@ def issue_token(
     private_key: str | None = None,
     algorithm: str = "HS256",
 ) -> str:
-    """A signed token for ``division`` (HS256 with the configured secret by default)."""
+    """A signed token for ``division`` (HS256 with the configured secret by default).
+
+    ``ValueError`` when there is no key to sign with: never a built-in secret.
+    """
     now = int(time.time())
     claims = {
         "iss": settings.jwt_issuer,
@@ -173,7 +178,7 @@ def issue_token(
     }
     key = private_key if algorithm != "HS256" else settings.signing_key
     if key is None:
-        raise ValueError(f"{algorithm} needs a private key")
+        raise ValueError(f"{algorithm} needs a {'secret' if algorithm == 'HS256' else 'private key'}")
     return jwt.encode(claims, key, algorithm=algorithm)
 
 

@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 from gateway.authz.model import Regime
 
 PREFIX = "CPNI_GATEWAY_"
-DEMO_JWT_SECRET = "cpni-gateway-demo-secret-change-me-in-production"
 
 T = TypeVar("T")
 
@@ -55,6 +54,7 @@ class Settings:
     jwt_algorithms: tuple[str, ...] = ("HS256",)
     jwt_public_key_file: Path | None = None
     jwks_url: str | None = None
+    cursor_key: str | None = None
     policy_dir: Path | None = None
     pool_min_size: int = 1
     pool_max_size: int = 10
@@ -67,19 +67,22 @@ class Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     @property
-    def signing_key(self) -> str:
-        """The HS256 secret: configured, or the demo secret."""
-        return self.jwt_secret or DEMO_JWT_SECRET
+    def signing_key(self) -> str | None:
+        """The HS256 secret; None when none is configured (HS256 tokens are then refused)."""
+        return self.jwt_secret
 
 
-def _parse(env: Mapping[str, str], name: str, convert: Callable[[str], T], default: T) -> T:
+def _parse(
+    env: Mapping[str, str], name: str, convert: Callable[[str], T], default: T, *, secret: bool = False
+) -> T:
     raw = env.get(PREFIX + name)
     if raw is None or raw == "":
         return default
     try:
         return convert(raw)
     except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{PREFIX}{name}: invalid value {raw!r} ({exc})") from None
+        shown = "" if secret else f" {raw!r}"  # a secret is never echoed
+        raise ConfigError(f"{PREFIX}{name}: invalid value{shown} ({exc})") from None
 
 
 def _positive_int(raw: str) -> int:
@@ -127,6 +130,12 @@ def _jwks_url(raw: str) -> str:
     return raw
 
 
+def _secret(raw: str) -> str:
+    if len(raw) < 32:
+        raise ValueError("must be at least 32 characters (e.g. `openssl rand -base64 48`)")
+    return raw
+
+
 def _database_url(raw: str) -> str:
     if not raw.startswith(("postgresql://", "postgres://")):
         raise ValueError("expected a postgresql:// URL")
@@ -164,7 +173,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         workers=_parse(env, "WORKERS", _positive_int, 1),
         regime=_parse(env, "REGIME", _regime, Regime.OPT_OUT),
         graphiql=_parse(env, "GRAPHIQL", _bool, True),
-        jwt_secret=env.get(PREFIX + "JWT_SECRET") or None,
+        jwt_secret=_parse(env, "JWT_SECRET", _secret, None, secret=True),
+        cursor_key=_parse(env, "CURSOR_KEY", _secret, None, secret=True),
         jwt_issuer=env.get(PREFIX + "JWT_ISSUER") or "cpni-gateway",
         jwt_algorithms=_parse(env, "JWT_ALGORITHMS", _algorithms, ("HS256",)),
         jwt_public_key_file=key_file,

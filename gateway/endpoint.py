@@ -41,6 +41,7 @@ from gateway.auth import AuthError, Caller, KeySourceUnavailable, TokenVerifier,
 from gateway.authz.decide import Authorizer
 from gateway.campaigns import CampaignGate
 from gateway.config import Settings
+from gateway.cursors import CursorCodec
 from gateway.metrics import Metrics
 from gateway.resolvers.database import DATABASE_ERRORS, Database
 from gateway.resolvers.loaders import Loaders
@@ -96,6 +97,9 @@ class GraphQLEndpoint:
         self.audit = audit
         self.campaigns = campaigns
         self.metrics = metrics
+        # The configured key (the same on every process); without one (an
+        # app built directly, as in tests), a random key of this process.
+        self.cursors = CursorCodec(settings.cursor_key or secrets.token_urlsafe(48))
         limits = settings.limits
         self._rules = [*specified_rules, *limit_rules(limits.max_depth, limits.max_aliases)]
         self.prepare = lru_cache(maxsize=1024)(self._prepare)
@@ -226,6 +230,7 @@ class GraphQLEndpoint:
             decisions=Decisions(self.authorizer, caller.division, purpose, loaders, campaign),
             campaign=campaign,
             idempotency_key=request.headers.get("idempotency-key"),
+            cursors=self.cursors,
             max_page_size=self.settings.limits.max_page_size,
             max_usage_page=self.settings.limits.max_usage_page,
             pool=self.pool,

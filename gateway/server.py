@@ -15,6 +15,7 @@ from gateway.auth import issue_token
 from gateway.authz.policy import PolicyError, load_policy
 from gateway.config import ConfigError, Settings, load_settings
 from gateway.db import DatabaseError, create_pool, migrate, resolve_database_url
+from gateway.keys import require_keys, with_demo_keys
 
 DEMO_CUSTOMERS = 10_000
 DEMO_TOKEN_TTL = 12 * 3600
@@ -75,6 +76,9 @@ def run(*, demo: bool, host: str | None, port: int | None, workers: int | None, 
     """Prepare the database and serve until interrupted."""
     try:
         settings = load_settings().with_overrides(host=host, port=port, workers=workers, data_dir=data_dir)
+        if demo:
+            settings = with_demo_keys(settings)
+        require_keys(settings)  # no key, no server: never a built-in secret
         load_policy(settings.policy_dir)  # an invalid policy stops startup here
         dsn = resolve_database_url(settings)
         campaigns = asyncio.run(_prepare(settings, dsn, demo=demo))
@@ -82,9 +86,14 @@ def run(*, demo: bool, host: str | None, port: int | None, workers: int | None, 
         raise click.ClickException(str(exc)) from None
     if demo:
         _print_demo_banner(settings, settings.host, settings.port, campaigns)
-    # Workers are separate processes: they read the resolved URL from the
-    # environment, so they share the one embedded server started here.
+    # Workers are separate processes: they read the resolved URL (and the
+    # demo's keys) from the environment, so they share the one embedded
+    # server started here and accept each other's tokens and cursors.
     os.environ["CPNI_GATEWAY_DATABASE_URL"] = dsn
+    if demo:
+        assert settings.jwt_secret is not None and settings.cursor_key is not None
+        os.environ.setdefault("CPNI_GATEWAY_JWT_SECRET", settings.jwt_secret)
+        os.environ.setdefault("CPNI_GATEWAY_CURSOR_KEY", settings.cursor_key)
     if settings.workers > 1:
         uvicorn.run(
             "gateway.app:asgi_factory",
@@ -98,6 +107,6 @@ def run(*, demo: bool, host: str | None, port: int | None, workers: int | None, 
     else:
         from gateway.app import create_app  # noqa: PLC0415
 
-        app = create_app(load_settings().with_overrides(host=host, port=port, data_dir=data_dir))
+        app = create_app(settings, database_url=dsn)
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
     sys.exit(0)

@@ -21,6 +21,7 @@ import pytest_asyncio
 from gateway.config import Settings
 from gateway.db import create_pool
 from tests.databases import create_database, drop_database
+from tests.keys import TEST_CURSOR_KEY, TEST_JWT_SECRET
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +53,7 @@ def database_url(server_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url)
+    return Settings(database_url=database_url, jwt_secret=TEST_JWT_SECRET, cursor_key=TEST_CURSOR_KEY)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -21,7 +21,16 @@ import cedarpy
 
 from gateway.authz.model import Action, Category, Decision, Division, Facts, Purpose, Regime, ServiceCategory
 from gateway.authz.policy import PolicyBundle
-from gateway.authz.space import CEDAR_ATTRIBUTE, NEUTRAL, Point, categories_named, facts_read, points, reduce
+from gateway.authz.space import (
+    CEDAR_ATTRIBUTE,
+    NEUTRAL,
+    Point,
+    categories_named,
+    every_facts,
+    facts_read,
+    points,
+    reduce,
+)
 
 MEMO_SIZE = 65_536
 
@@ -58,6 +67,7 @@ class Authorizer:
         self._perform = lru_cache(maxsize=1024)(self._perform_key)
         self._ever = lru_cache(maxsize=4096)(self._ever_key)
         self._relevant = lru_cache(maxsize=4096)(self._relevant_key)
+        self._readable = lru_cache(maxsize=4096)(self._readable_key)
 
     def decide(
         self,
@@ -146,6 +156,25 @@ class Authorizer:
         read = self._relevant((division, Purpose(purpose), Category(category), campaign_categories))
         return list(points(division, category, read, self._named))
 
+    def readable_facts(
+        self,
+        division: Division,
+        purpose: Purpose,
+        category: Category,
+        *,
+        service_category: ServiceCategory | None = None,
+        campaign_categories: frozenset[Category] | None = None,
+    ) -> Readable:
+        """Exactly which customers' `category` the read allows, as a condition on their facts.
+
+        For matching a filter in the database: the customers whose facts,
+        restricted to `Readable.fields`, are among `Readable.allowed`. Every
+        point is decided by Cedar (one batch, once per cell and process).
+        """
+        return self._readable(
+            (division, Purpose(purpose), Category(category), service_category, campaign_categories)
+        )
+
     def relevant_facts(self, division: Division, purpose: Purpose, category: Category) -> frozenset[str]:
         """The `Facts` fields one cell's decisions can depend on (Cedar's partial evaluation)."""
         return self._relevant((division, Purpose(purpose), Category(category), None))
@@ -171,6 +200,17 @@ class Authorizer:
         at = self.points(division, purpose, category, campaign_categories=campaign)
         decisions = self.decide_many(division, purpose, category, at, campaign_categories=campaign)
         return any(d.allowed for d in decisions)
+
+    def _readable_key(
+        self, key: tuple[Division, Purpose, Category, ServiceCategory | None, frozenset[Category] | None]
+    ) -> Readable:
+        division, purpose, category, scope, campaign = key
+        fields = self._relevant((division, purpose, category, campaign))
+        at = list(every_facts(fields))
+        decisions = self.decide_many(
+            division, purpose, category, (Point(f, scope) for f in at), campaign_categories=campaign
+        )
+        return Readable(fields, frozenset(f for f, d in zip(at, decisions, strict=True) if d.allowed))
 
     def _relevant_key(self, key: CellKey) -> frozenset[str]:
         division, purpose, category, campaign = key
@@ -255,6 +295,13 @@ class Authorizer:
             entities = cedarpy.Entities.from_json_str(json.dumps([_division_entity(division)]))
             self._entities[division] = entities
         return entities
+
+
+class Readable(NamedTuple):
+    """The customers a read allows: those whose `fields` of `Facts` equal one of `allowed`."""
+
+    fields: frozenset[str]
+    allowed: frozenset[Facts]
 
 
 class MemoInfo(NamedTuple):

@@ -123,3 +123,26 @@ def points(
             )
             for scope in scopes:
                 yield Point(facts, scope)
+
+
+def every_facts(fields: frozenset[str]) -> Iterator[Facts]:
+    """Every `Facts` that differs only in ``fields``, each over its whole domain.
+
+    Unlike :func:`points`, no symmetry: every subset of the real service
+    categories, so each result stands for exactly the customers with those
+    facts (what an SQL condition over the facts needs).
+    """
+    domains: dict[str, list[object]] = {
+        "subscribed": [
+            frozenset(s) for n in range(len(ServiceCategory) + 1) for s in itertools.combinations(ServiceCategory, n)
+        ],
+        "terminated": [False, True],
+        "business": [False, True],
+        "cpni_approval": list(ApprovalStatus),
+        "notice_in_window": [False, True],
+        "location_approved": [False, True],
+    }
+    names = list(CEDAR_ATTRIBUTE)
+    axes = [domains[name] if name in fields else [getattr(NEUTRAL, name)] for name in names]
+    for combo in itertools.product(*axes):
+        yield Facts(**dict(zip(names, combo, strict=True)))  # type: ignore[arg-type]

@@ -18,7 +18,8 @@ data_dir_option = click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=__import__("pathlib").Path),
     default=None,
-    help="Directory of the embedded PostgreSQL (default ./.cpni-gateway; ignored with DATABASE_URL).",
+    help="Data directory: the embedded PostgreSQL (unless DATABASE_URL is set) and the demo keys"
+    " (default ./.cpni-gateway).",
 )
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from gateway.auth import issue_token, parse_ttl
 from gateway.authz.model import Purpose
 from gateway.authz.policy import PolicyError, load_policy
-from gateway.cli.common import settings_or_exit
+from gateway.cli.common import data_dir_option, settings_or_exit
+from gateway.config import ConfigError
+from gateway.keys import signing_settings
 
 
 @click.group()
@@ -26,9 +30,13 @@ def token() -> None:
 )
 @click.option("--ttl", default="1h", show_default=True, help="Lifetime: 90s, 15m, 1h, 7d.")
 @click.option("--client", default=None, help="The `sub` claim (default: DIVISION-client).")
-def issue(division: str, purposes: tuple[str, ...], ttl: str, client: str | None) -> None:
-    """Print a signed JWT (HS256 with CPNI_GATEWAY_JWT_SECRET, or the demo secret)."""
-    settings = settings_or_exit()
+@data_dir_option
+def issue(division: str, purposes: tuple[str, ...], ttl: str, client: str | None, data_dir: Path | None) -> None:
+    """Print a signed JWT (HS256 with CPNI_GATEWAY_JWT_SECRET, or the demo secret of --data-dir)."""
+    try:
+        settings = signing_settings(settings_or_exit(data_dir=data_dir))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         bundle = load_policy(settings.policy_dir)
     except PolicyError as exc:

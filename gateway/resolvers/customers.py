@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gateway.authz.model import Facts
 from gateway.resolvers.database import Database
+from gateway.resolvers.facts import FACTS_CODE_SQL, decode
 from gateway.resolvers.rows import AddressRow, ContactRow, CustomerRow
 
 CUSTOMER_COLUMNS = "id, account_number, segment, status, name, listed_phone"
@@ -80,6 +82,14 @@ async def customers_by_phone(db: Database, phone: str) -> list[PhoneMatch]:
 
 
 @dataclass(frozen=True)
+class FactsCondition:
+    """Only customers with ``facts_code & mask = ANY(codes)`` (see `facts.code_condition`)."""
+
+    mask: int
+    codes: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class CustomerQuery:
     """A page request over customers; None means no condition."""
 
@@ -90,10 +100,17 @@ class CustomerQuery:
     state: str | None = None
     name_prefix: str | None = None
     service_category: str | None = None
+    readable: tuple[FactsCondition, ...] = ()
 
 
-async def customer_page(db: Database, query: CustomerQuery) -> list[CustomerRow]:
-    """Customers after ``after_id`` matching the SQL-side conditions, by id."""
+async def customer_page(db: Database, query: CustomerQuery) -> list[tuple[CustomerRow, Facts]]:
+    """Customers after ``after_id`` matching every condition, by id, with their facts.
+
+    The conditions on what the caller may read (``readable``) are matched
+    here, in the same statement: a page never scans past, counts or skips a
+    row in Python, so nothing about it depends on rows the caller may not
+    match. The facts come from the same snapshot as the match.
+    """
     conditions = ["c.id > $1"]
     args: list[object] = [query.after_id]
 
@@ -118,9 +135,22 @@ async def customer_page(db: Database, query: CustomerQuery) -> list[CustomerRow]
             "EXISTS (SELECT 1 FROM services s WHERE s.customer_id = c.id"
             f" AND s.status <> 'DISCONNECTED' AND s.category = {arg(query.service_category)})"
         )
+    for readable in query.readable:
+        if not readable.codes:
+            conditions.append("false")
+        elif readable.mask:
+            conditions.append(f"(f.facts_code & {arg(readable.mask)}) = ANY({arg(list(readable.codes))}::int[])")
     sql = (
-        f"SELECT {', '.join('c.' + c.strip() for c in CUSTOMER_COLUMNS.split(','))}"
-        f" FROM customers c WHERE {' AND '.join(conditions)}"
+        f"SELECT {', '.join('c.' + c.strip() for c in CUSTOMER_COLUMNS.split(','))}, f.facts_code"
+        f" FROM customers c CROSS JOIN LATERAL (SELECT {FACTS_CODE_SQL} AS facts_code) f"
+        f" WHERE {' AND '.join(conditions)}"
         f" ORDER BY c.id LIMIT {arg(query.limit)}"
     )
-    return [_customer(r) for r in await db.fetch(sql, *args)]
+    rows = await db.fetch(sql, *args)
+    return [
+        (
+            CustomerRow(r["id"], r["account_number"], r["segment"], r["status"], r["name"], r["listed_phone"]),
+            decode(r["facts_code"]),
+        )
+        for r in rows
+    ]

@@ -2,48 +2,112 @@
 
 Never cached across requests: a consent change applies to the very next
 request, on every worker.
+
+The database computes each customer's facts as one integer, the *facts
+code* (:data:`FACTS_CODE_SQL`), and :func:`decode` turns it into `Facts`.
+One definition serves both uses: loading facts, and matching a filter in
+SQL against the codes the policy allows (:func:`code_condition`), so a page
+of customers never scans, counts or skips a row the caller may not match.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from gateway.authz.model import ApprovalStatus, Facts, ServiceCategory
 from gateway.resolvers.database import Database
 
-# The opt-out waiting period and notice lifetime of 64.2008(d)(1) and (c).
-FACTS_SQL = """
-SELECT c.id, c.status, c.segment,
-       coalesce((SELECT array_agg(DISTINCT s.category) FROM services s
-                 WHERE s.customer_id = c.id AND s.status IN ('ACTIVE', 'SUSPENDED')),
-                '{}') AS subscribed,
-       (SELECT a.status FROM cpni_approvals a
-         WHERE a.customer_id = c.id AND a.scope = 'CPNI'
-         ORDER BY a.recorded_at DESC, a.id DESC LIMIT 1) AS cpni_approval,
-       (SELECT a.status FROM cpni_approvals a
-         WHERE a.customer_id = c.id AND a.scope = 'LOCATION'
-         ORDER BY a.recorded_at DESC, a.id DESC LIMIT 1) AS location_approval,
-       EXISTS (SELECT 1 FROM cpni_notices n
-                WHERE n.customer_id = c.id
-                  AND n.sent_at <= now() - interval '30 days'
-                  AND n.sent_at > now() - interval '2 years') AS notice_in_window
-FROM customers c
-WHERE c.id = ANY($1::bigint[])
-"""
+# Bit layout of a facts code. Subscribed categories take one bit each, in
+# the enum's order; the approval status two bits.
+SUBSCRIBED_BITS = {category: 1 << i for i, category in enumerate(ServiceCategory)}
+TERMINATED = 1 << 5
+BUSINESS = 1 << 6
+APPROVAL_SHIFT = 7
+APPROVAL_CODES = {ApprovalStatus.NONE: 0, ApprovalStatus.OPT_OUT: 1, ApprovalStatus.OPT_IN: 2}
+NOTICE_IN_WINDOW = 1 << 9
+LOCATION_APPROVED = 1 << 10
+
+# The bits of each `Facts` field: a condition over some fields masks the rest.
+FIELD_MASKS = {
+    "subscribed": sum(SUBSCRIBED_BITS.values()),
+    "terminated": TERMINATED,
+    "business": BUSINESS,
+    "cpni_approval": 3 << APPROVAL_SHIFT,
+    "notice_in_window": NOTICE_IN_WINDOW,
+    "location_approved": LOCATION_APPROVED,
+}
+
+
+def _latest_approval(scope: str) -> str:
+    return (
+        f"(SELECT a.status FROM cpni_approvals a WHERE a.customer_id = c.id AND a.scope = '{scope}'"
+        " ORDER BY a.recorded_at DESC, a.id DESC LIMIT 1)"
+    )
+
+
+_SUBSCRIBED_CASE = " ".join(f"WHEN '{c.value}' THEN {bit}" for c, bit in SUBSCRIBED_BITS.items())
+_APPROVAL_CASE = " ".join(
+    f"WHEN '{s.value}' THEN {code << APPROVAL_SHIFT}" for s, code in APPROVAL_CODES.items()
+)
+
+# The facts code of the customer row `c`. The opt-out waiting period and
+# notice lifetime are those of 64.2008(d)(1) and (c).
+FACTS_CODE_SQL = f"""(
+  (SELECT coalesce(bit_or(CASE s.category {_SUBSCRIBED_CASE} ELSE 0 END), 0) FROM services s
+    WHERE s.customer_id = c.id AND s.status IN ('ACTIVE', 'SUSPENDED'))
+  | CASE WHEN c.status = 'TERMINATED' THEN {TERMINATED} ELSE 0 END
+  | CASE WHEN c.segment = 'BUSINESS' THEN {BUSINESS} ELSE 0 END
+  | coalesce((SELECT CASE latest {_APPROVAL_CASE} ELSE 0 END FROM (SELECT {_latest_approval("CPNI")} AS latest) l), 0)
+  | CASE WHEN EXISTS (SELECT 1 FROM cpni_notices n
+                       WHERE n.customer_id = c.id
+                         AND n.sent_at <= now() - interval '30 days'
+                         AND n.sent_at > now() - interval '2 years') THEN {NOTICE_IN_WINDOW} ELSE 0 END
+  | CASE WHEN {_latest_approval("LOCATION")} = 'OPT_IN' THEN {LOCATION_APPROVED} ELSE 0 END
+)"""
+
+FACTS_SQL = f"SELECT c.id, {FACTS_CODE_SQL} AS facts_code FROM customers c WHERE c.id = ANY($1::bigint[])"
+
+
+def encode(facts: Facts) -> int:
+    """The facts code of ``facts`` (the inverse of :func:`decode`)."""
+    code = sum(SUBSCRIBED_BITS[c] for c in facts.subscribed)
+    code |= TERMINATED if facts.terminated else 0
+    code |= BUSINESS if facts.business else 0
+    code |= APPROVAL_CODES[facts.cpni_approval] << APPROVAL_SHIFT
+    code |= NOTICE_IN_WINDOW if facts.notice_in_window else 0
+    code |= LOCATION_APPROVED if facts.location_approved else 0
+    return code
+
+
+_APPROVAL_BY_CODE = {code: status for status, code in APPROVAL_CODES.items()}
+
+
+def decode(code: int) -> Facts:
+    """The `Facts` a facts code stands for."""
+    return Facts(
+        subscribed=frozenset(c for c, bit in SUBSCRIBED_BITS.items() if code & bit),
+        terminated=bool(code & TERMINATED),
+        business=bool(code & BUSINESS),
+        cpni_approval=_APPROVAL_BY_CODE[(code >> APPROVAL_SHIFT) & 3],
+        notice_in_window=bool(code & NOTICE_IN_WINDOW),
+        location_approved=bool(code & LOCATION_APPROVED),
+    )
+
+
+def code_condition(fields: Iterable[str], allowed: Iterable[Facts]) -> tuple[int, list[int]]:
+    """``(mask, codes)``: a customer matches when ``facts_code & mask = ANY(codes)``.
+
+    ``fields`` are the facts the decision depends on, ``allowed`` the facts
+    (over those fields) for which it allows.
+    """
+    mask = 0
+    for name in fields:
+        mask |= FIELD_MASKS[name]
+    return mask, sorted({encode(f) & mask for f in allowed})
 
 
 async def facts_by_customer(db: Database, ids: Sequence[int]) -> list[Facts | None]:
     """Facts per customer id; None for an unknown customer (everything denied)."""
     rows = await db.fetch(FACTS_SQL, list(ids))
-    found = {
-        r["id"]: Facts(
-            subscribed=frozenset(ServiceCategory(c) for c in r["subscribed"]),
-            terminated=r["status"] == "TERMINATED",
-            business=r["segment"] == "BUSINESS",
-            cpni_approval=ApprovalStatus(r["cpni_approval"] or "NONE"),
-            notice_in_window=bool(r["notice_in_window"]),
-            location_approved=r["location_approval"] == "OPT_IN",
-        )
-        for r in rows
-    }
+    found = {r["id"]: decode(r["facts_code"]) for r in rows}
     return [found.get(i) for i in ids]

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 import asyncpg
 
 from gateway.authz.model import Category, Decision, Division, Purpose, ServiceCategory
+from gateway.cursors import CursorCodec, InvalidCursor, binding
 from gateway.resolvers.database import DATABASE_ERRORS
 from gateway.resolvers.loaders import Loaders
-from gateway.schema.errors import ServiceUnavailableError
+from gateway.schema.errors import BadUserInputError, ServiceUnavailableError
 
 if TYPE_CHECKING:
     from gateway.authz.decide import Authorizer
@@ -114,6 +115,26 @@ class RequestContext:
     decisions: Decisions
     campaign: Campaign | None = None
     idempotency_key: str | None = None
+    cursors: CursorCodec | None = None
     max_page_size: int = 100
     max_usage_page: int = 500
     pool: asyncpg.Pool | None = None
+
+    def _binding(self, connection: str, filter: object) -> bytes:
+        campaign = self.campaign.id if self.campaign else None
+        return binding(connection, (self.client, self.division.id, self.purpose.value, campaign), filter)
+
+    def seal_cursor(self, connection: str, filter: object, position: tuple[int, ...]) -> str:
+        """An opaque cursor for ``position`` of ``connection``, bound to this caller and ``filter``."""
+        if self.cursors is None:
+            raise ServiceUnavailableError("no cursor key")
+        return self.cursors.seal(self._binding(connection, filter), position)
+
+    def open_cursor(self, connection: str, filter: object, cursor: str) -> tuple[int, ...]:
+        """The position of a cursor this caller got for ``connection`` and ``filter``; else BAD_USER_INPUT."""
+        if self.cursors is None:
+            raise ServiceUnavailableError("no cursor key")
+        try:
+            return self.cursors.open(self._binding(connection, filter), cursor)
+        except InvalidCursor:
+            raise BadUserInputError("`after` is not a valid cursor for this query") from None

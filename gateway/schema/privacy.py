@@ -12,8 +12,6 @@ leaves an audit event of its own; reading the audit trail does not.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import UTC, datetime
 from typing import Annotated, Any, cast
 
@@ -37,7 +35,7 @@ from gateway.schema.scalars import Purpose, customer_id_of
 from gateway.schema.types import _page_size
 
 PUBLIC = Category.PUBLIC
-CURSOR_PREFIX = "audit:v1:"
+AUDIT_CONNECTION = "auditEvents"
 # What explainAccess shows of a customer: status and segment (PUBLIC), the
 # categories subscribed to (SERVICE) and the consent facts (CONSENT).
 EXPLAIN_DISCLOSES = frozenset({Category.PUBLIC, Category.SERVICE, Category.CONSENT})
@@ -103,22 +101,11 @@ class AccessExplanation:
     summary: str = field(PUBLIC)
 
 
-def encode_cursor(at: datetime, event_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{CURSOR_PREFIX}{micros(at)}:{event_id}".encode()).decode()
-
-
-def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
-    if cursor is None:
-        return None
+def _micros_to_datetime(value: int) -> datetime:
     try:
-        text = base64.urlsafe_b64decode(cursor.encode()).decode()
-        if not text.startswith(CURSOR_PREFIX):
-            raise ValueError
-        at_micros, event_id = (int(p) for p in text.removeprefix(CURSOR_PREFIX).split(":"))
-        at = datetime.fromtimestamp(at_micros // 1_000_000, UTC).replace(microsecond=at_micros % 1_000_000)
-        return at, event_id
-    except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError, OSError):
-        raise BadUserInputError("`after` is not a valid cursor") from None
+        return datetime.fromtimestamp(value // 1_000_000, UTC).replace(microsecond=value % 1_000_000)
+    except (ValueError, OverflowError, OSError):
+        raise BadUserInputError("`after` is not a valid cursor for this query") from None
 
 
 def _int_id(raw: strawberry.ID | None, name: str) -> int | None:
@@ -179,8 +166,16 @@ class PrivacyQuery:
     ) -> AuditEventConnection:
         ctx: RequestContext = info.context
         size = _page_size(50 if first is None else first, ctx.max_page_size, "first")
-        rows, more = await events.page(ctx.loaders.db, _query(filter), first=size, after=decode_cursor(after))
-        edges = [AuditEventEdge(cursor=encode_cursor(r["at"], r["id"]), node=_event(r)) for r in rows]
+        query = _query(filter)
+        position = None
+        if after is not None:
+            at_micros, event_id = ctx.open_cursor(AUDIT_CONNECTION, query, after)
+            position = (_micros_to_datetime(at_micros), event_id)
+        rows, more = await events.page(ctx.loaders.db, query, first=size, after=position)
+        edges = [
+            AuditEventEdge(cursor=ctx.seal_cursor(AUDIT_CONNECTION, query, (micros(r["at"]), r["id"])), node=_event(r))
+            for r in rows
+        ]
         end = edges[-1].cursor if edges else None
         return AuditEventConnection(edges=edges, page_info=PageInfo(has_next_page=more, end_cursor=end))
 

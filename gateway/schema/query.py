@@ -2,44 +2,23 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import replace
 
 import strawberry
 from strawberry.types import Info
 
 from gateway.authz.model import Category
-from gateway.resolvers.customers import CustomerQuery, customer_page, customers_by_phone
-from gateway.resolvers.rows import CustomerRow
+from gateway.authz.model import ServiceCategory as ServiceCategoryValue
+from gateway.resolvers.customers import CustomerQuery, FactsCondition, customer_page, customers_by_phone
+from gateway.resolvers.facts import code_condition
 from gateway.schema.categories import categorized, field
 from gateway.schema.context import RequestContext
-from gateway.schema.errors import BadUserInputError, ForbiddenError
+from gateway.schema.errors import ForbiddenError
 from gateway.schema.scalars import CustomerStatus, Purpose, Segment, ServiceCategory, customer_id_of
 from gateway.schema.types import Customer, _page_size
 
 PUBLIC = Category.PUBLIC
-CURSOR_PREFIX = "cursor:v1:"
-# A filtered page scans at most this many candidate batches before returning
-# a short page (hasNextPage stays true): the SQL round trips stay bounded.
-MAX_SCAN_BATCHES = 3
-
-
-def encode_cursor(position: int) -> str:
-    return base64.urlsafe_b64encode(f"{CURSOR_PREFIX}{position}".encode()).decode()
-
-
-def decode_cursor(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(cursor.encode()).decode()
-        if not text.startswith(CURSOR_PREFIX):
-            raise ValueError
-        return int(text.removeprefix(CURSOR_PREFIX))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadUserInputError("`after` is not a valid cursor") from None
-
+CONNECTION = "customers"
 
 @strawberry.type
 @categorized(PUBLIC)
@@ -82,34 +61,29 @@ class Caller:
     purposes: list[Purpose] = field(PUBLIC)
 
 
-async def _readable(ctx: RequestContext, customer_id: int, checks: list[tuple[Category, str | None]]) -> bool:
-    for category, service_category in checks:
-        if not (await ctx.decisions.check(customer_id, category, service_category)).allowed:
-            return False
-    return True
-
-
-async def resolve_customers(
-    ctx: RequestContext, first: int, after: str | None, filter: CustomerFilter | None
-) -> CustomerConnection:
-    first = _page_size(first, ctx.max_page_size, "first")
-    position = decode_cursor(after)
-    f = filter or CustomerFilter()
-    # A condition is a read: it matches only customers whose category the
-    # caller may read, and a category the caller can never read is refused.
+def _conditions(ctx: RequestContext, f: CustomerFilter) -> list[tuple[Category, str | None]]:
+    """The reads a filter makes: each condition on a protected category is a read of it."""
     checks: list[tuple[Category, str | None]] = []
     if f.state is not None or f.name_prefix is not None:
         checks.append((Category.SUBSCRIBER_LIST, None))
     if f.service_category is not None:
         checks.append((Category.SERVICE, f.service_category.value))
-    authorizer = ctx.decisions.authorizer
-    for category, _ in checks:
-        if not authorizer.may_ever(
-            ctx.division, ctx.purpose, category, campaign_categories=ctx.decisions.campaign_categories
-        ):
-            raise ForbiddenError(category)
+    return checks
+
+
+async def resolve_customers(
+    ctx: RequestContext, first: int, after: str | None, filter: CustomerFilter | None
+) -> CustomerConnection:
+    """One page of customers matching ``filter``, among those the caller may match.
+
+    Every part of the answer (edges, ``endCursor``, ``hasNextPage``) comes
+    from the rows the database matched with the caller's decisions in the
+    same statement; the cursor is sealed to this caller and filter.
+    """
+    first = _page_size(first, ctx.max_page_size, "first")
+    f = filter or CustomerFilter()
     query = CustomerQuery(
-        after_id=position,
+        after_id=0,
         limit=first + 1,
         segment=f.segment.value if f.segment else None,
         status=f.status.value if f.status else None,
@@ -117,32 +91,41 @@ async def resolve_customers(
         name_prefix=f.name_prefix,
         service_category=f.service_category.value if f.service_category else None,
     )
-    kept: list[CustomerRow] = []
-    has_next = False
-    after_id = position
-    for _ in range(MAX_SCAN_BATCHES if checks else 1):
-        batch = await customer_page(ctx.loaders.db, replace(query, after_id=after_id))
-        for row in batch:
-            ctx.loaders.customer.prime(row.id, row)
-        for row in batch:
-            if checks and not await _readable(ctx, row.id, checks):
-                after_id = row.id  # skipped silently: no oracle on the filter
-                continue
-            if len(kept) == first:
-                has_next = True
-                break
-            kept.append(row)
-            after_id = row.id
-        if has_next or len(batch) < query.limit:
-            break
-    else:
-        # The scan budget ran out with candidates left: a short page.
-        has_next = True
-    for row in kept:
+    bound = [query.segment, query.status, query.state, query.name_prefix, query.service_category]
+    position = ctx.open_cursor(CONNECTION, bound, after)[0] if after is not None else 0
+    checks = _conditions(ctx, f)
+    authorizer = ctx.decisions.authorizer
+    campaign = ctx.decisions.campaign_categories
+    readable: list[FactsCondition] = []
+    for category, scope in checks:
+        # A category the caller can never read is refused, not silently empty.
+        if not authorizer.may_ever(ctx.division, ctx.purpose, category, campaign_categories=campaign):
+            raise ForbiddenError(category)
+        cell = authorizer.readable_facts(
+            ctx.division,
+            ctx.purpose,
+            category,
+            service_category=ServiceCategoryValue(scope) if scope else None,
+            campaign_categories=campaign,
+        )
+        mask, codes = code_condition(cell.fields, cell.allowed)
+        readable.append(FactsCondition(mask, tuple(codes)))
+    rows = await customer_page(ctx.loaders.db, replace(query, after_id=position, readable=tuple(readable)))
+    kept = rows[:first]
+    for row, facts in kept:
+        ctx.loaders.customer.prime(row.id, row)
+        ctx.loaders.facts.prime(row.id, facts)
+    for row, _ in kept:
         ctx.decisions.note_public(row.id)
-    edges = [CustomerEdge(cursor=encode_cursor(row.id), node=row) for row in kept]  # type: ignore[arg-type]
-    end = encode_cursor(after_id) if after_id != position or kept else None
-    return CustomerConnection(edges=edges, page_info=PageInfo(has_next_page=has_next, end_cursor=end))
+        for category, scope in checks:
+            # Matching on a category discloses it: recorded like a read.
+            await ctx.decisions.check(row.id, category, scope)
+    edges = [
+        CustomerEdge(cursor=ctx.seal_cursor(CONNECTION, bound, (row.id,)), node=row)  # type: ignore[arg-type]
+        for row, _ in kept
+    ]
+    end = edges[-1].cursor if edges else None
+    return CustomerConnection(edges=edges, page_info=PageInfo(has_next_page=len(rows) > first, end_cursor=end))
 
 
 @strawberry.type

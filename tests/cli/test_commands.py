@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import jwt
@@ -17,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.cli import main
-from gateway.config import DEMO_JWT_SECRET
+from gateway.keys import demo_keys
 from tests.databases import create_database, drop_database
 
 
@@ -31,10 +32,14 @@ def test_every_command_has_help() -> None:
         assert runner.invoke(main, args).exit_code == 0
 
 
-def test_token_issue_prints_a_signed_token() -> None:
-    result = CliRunner().invoke(main, ["token", "issue", "--division", "wireless", "--purpose", "provisioning", "--ttl", "15m"])
+def test_token_issue_signs_with_the_demo_secret_of_its_data_directory(tmp_path: Path) -> None:
+    secret = demo_keys(tmp_path)["jwt_secret"]
+    result = CliRunner().invoke(
+        main,
+        ["token", "issue", "--division", "wireless", "--purpose", "provisioning", "--ttl", "15m", "--data-dir", str(tmp_path)],
+    )
     assert result.exit_code == 0, result.output
-    claims = jwt.decode(result.output.strip(), DEMO_JWT_SECRET, algorithms=["HS256"], audience="cpni-gateway")
+    claims = jwt.decode(result.output.strip(), secret, algorithms=["HS256"], audience="cpni-gateway")
     assert claims["division"] == "wireless"
     assert claims["purposes"] == ["provisioning"]
     assert 890 <= claims["exp"] - claims["iat"] <= 910
@@ -48,8 +53,9 @@ def test_token_issue_prints_a_signed_token() -> None:
         (["--division", "wireless", "--ttl", "soon"], "invalid duration"),
     ],
 )
-def test_token_issue_refuses_bad_input(args: list[str], message: str) -> None:
-    result = CliRunner().invoke(main, ["token", "issue", *args])
+def test_token_issue_refuses_bad_input(args: list[str], message: str, tmp_path: Path) -> None:
+    demo_keys(tmp_path)
+    result = CliRunner().invoke(main, ["token", "issue", *args, "--data-dir", str(tmp_path)])
     assert result.exit_code == 2
     assert message in result.output
 
@@ -87,13 +93,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def demo_server(empty_database: str) -> Iterator[tuple[str, str]]:
+def demo_server(empty_database: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """`cpni-gateway serve --demo` as a real process; yields (base URL, banner)."""
     url = empty_database
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": url, "CPNI_GATEWAY_DEMO_CUSTOMERS": "200"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--demo", "--port", str(port)],
+        [sys.executable, "-m", "gateway", "serve", "--demo", "--port", str(port), "--data-dir", str(tmp_path)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     banner = ""

@@ -16,6 +16,7 @@ from gateway.auth import issue_token
 from gateway.authz.model import Division, Purpose, Regime
 from gateway.authz.policy import load_policy
 from gateway.config import Settings
+from tests.keys import TEST_CURSOR_KEY, TEST_JWT_SECRET
 
 
 @functools.cache
@@ -58,6 +59,8 @@ class Gateway:
 
 
 async def _started(settings: Settings, database_url: str) -> AsyncIterator[Gateway]:
+    if settings.jwt_secret is None:
+        settings = replace(settings, jwt_secret=TEST_JWT_SECRET, cursor_key=TEST_CURSOR_KEY)
     app: Starlette = create_app(settings, database_url=database_url)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
