@@ -93,7 +93,8 @@ def request_events(
         disclosed = () if withheld else sorted_categories(access.disclosed)
         events.append(event(customer_id, disclosed, denied, tuple(sorted(access.policy_ids))))
     unaccounted = sorted_categories(c for c in denied_categories if Category(c).value not in accounted)
-    if unaccounted:
+    if unaccounted or (not events and ctx.decisions.lookups):
+        # A denial tied to no customer, or a lookup that found no one.
         events.append(event(None, (), unaccounted, ()))
     return events
 

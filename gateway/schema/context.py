@@ -54,6 +54,7 @@ class Decisions:
         self.loaders = loaders
         self.campaign_categories = campaign.categories if campaign else None
         self.by_customer: dict[int, CustomerAccess] = {}
+        self.lookups = 0
         self._memo: dict[tuple[int, Category, str | None], Decision] = {}
 
     def _access(self, customer_id: int) -> CustomerAccess:
@@ -61,6 +62,10 @@ class Decisions:
         if access is None:
             access = self.by_customer[customer_id] = CustomerAccess()
         return access
+
+    def note_lookup(self) -> None:
+        """A lookup ran (by phone number): it is audited even when it found no one."""
+        self.lookups += 1
 
     def note_public(self, customer_id: int) -> None:
         """A customer appeared in the response with its PUBLIC fields."""

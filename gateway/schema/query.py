@@ -11,6 +11,7 @@ from gateway.authz.model import Category
 from gateway.authz.model import ServiceCategory as ServiceCategoryValue
 from gateway.resolvers.customers import CustomerQuery, FactsCondition, customer_page, customers_by_phone
 from gateway.resolvers.facts import code_condition
+from gateway.resolvers.rows import CustomerRow
 from gateway.schema.categories import categorized, field
 from gateway.schema.context import RequestContext
 from gateway.schema.errors import ForbiddenError
@@ -148,15 +149,23 @@ class Query:
         ctx: RequestContext = info.context
         # Lookup by number is a read of that number: a published number needs
         # SUBSCRIBER_LIST, a contact (possibly non-published) number CONTACT.
+        # A number the caller may not read answers exactly as one nobody has:
+        # the same body, the same statements, an audit event either way.
+        ctx.decisions.note_lookup()
+        found: CustomerRow | None = None
         for match in await customers_by_phone(ctx.loaders.db, phone):
             cid = match.customer.id
-            if (match.listed and (await ctx.decisions.check(cid, Category.SUBSCRIBER_LIST)).allowed) or (
+            ctx.loaders.facts.prime(cid, match.facts)
+            readable = (match.listed and (await ctx.decisions.check(cid, Category.SUBSCRIBER_LIST)).allowed) or (
                 match.contact and (await ctx.decisions.check(cid, Category.CONTACT)).allowed
-            ):
-                ctx.loaders.customer.prime(cid, match.customer)
-                ctx.decisions.note_public(cid)
-                return match.customer  # type: ignore[return-value]
-        return None
+            )
+            if readable:
+                found = match.customer
+                break
+        if found is not None:
+            ctx.loaders.customer.prime(found.id, found)
+            ctx.decisions.note_public(found.id)
+        return found  # type: ignore[return-value]
 
     @field(PUBLIC)  # type: ignore[untyped-decorator]
     async def customers(

@@ -24,6 +24,7 @@ from gateway.authz.model import (
 )
 from gateway.authz.policy import PolicyBundle, load_policy
 from gateway.authz.space import Point
+from gateway.resolvers.facts import FIELD_MASKS, code_condition, encode
 
 _REGISTRY = list(load_policy().divisions.values())
 
@@ -141,3 +142,17 @@ def test_memo_and_unread_facts_never_change_an_answer(authz: Authorizer, request
     assert fresh == flipped
     if fresh.allowed:
         assert authz.may_ever(division, purpose, category, campaign_categories=campaign)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(requests())
+def test_readable_facts_match_exactly_the_customers_the_decision_allows(authz: Authorizer, request: Request) -> None:
+    # What a filter matches in SQL (gateway/resolvers/customers.py) must be
+    # exactly what a field read of the same customer would be allowed.
+    division, purpose, category, facts_, scope, campaign = request
+    readable = authz.readable_facts(division, purpose, category, service_category=scope, campaign_categories=campaign)
+    mask, codes = code_condition(readable.fields, readable.allowed)
+    assert mask == sum(FIELD_MASKS[f] for f in readable.fields)
+    matched = (encode(facts_) & mask) in codes
+    decided = authz.decide(division, purpose, category, facts_, service_category=scope, campaign_categories=campaign)
+    assert matched == decided.allowed
