@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shlex
 import subprocess
 import sys
@@ -214,6 +215,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = datetime.now(UTC)
     command = shlex.join(["python", "-m", "bench.run", *argv])
     load_before = os.getloadavg()
+    # The servers need keys (no gateway has a built-in one): this run's own,
+    # unless the environment names them; the servers inherit them.
+    for name in ("CPNI_GATEWAY_JWT_SECRET", "CPNI_GATEWAY_CURSOR_KEY"):
+        os.environ.setdefault(name, secrets.token_urlsafe(48))
     try:
         db, embedded = prepare_database(customers=options.customers, data_dir=options.data_dir, log=log)
     except BenchDatabaseError as exc:
