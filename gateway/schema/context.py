@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
-from gateway.authz.model import Category, Decision, Division, Purpose, ServiceCategory
+from gateway.authz.model import Category, Decision, Division, Facts, Purpose, ServiceCategory
 from gateway.cursors import CursorCodec, InvalidCursor, binding
 from gateway.resolvers.database import DATABASE_ERRORS
 from gateway.resolvers.loaders import Loaders
@@ -81,13 +81,23 @@ class Decisions:
         self, customer_id: int, category: Category, service_category: str | None = None
     ) -> Decision:
         """The decision for one category of one customer (and service), recorded."""
-        key = (customer_id, category, service_category)
-        decision = self._memo.get(key)
+        decision = self._memo.get((customer_id, category, service_category))
         if decision is None:
             try:
                 facts = await self.loaders.facts.load(customer_id)
             except DATABASE_ERRORS as exc:
                 raise ServiceUnavailableError("customer facts unavailable") from exc
+            return self.check_loaded(customer_id, category, service_category, facts)
+        self._record(customer_id, category, decision)
+        return decision
+
+    def check_loaded(
+        self, customer_id: int, category: Category, service_category: str | None, facts: Facts | None
+    ) -> Decision:
+        """:meth:`check` with the customer's facts already at hand (None: no such customer, deny)."""
+        key = (customer_id, category, service_category)
+        decision = self._memo.get(key)
+        if decision is None:
             if facts is None:
                 decision = Decision(False, ())
             else:

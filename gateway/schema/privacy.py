@@ -30,9 +30,9 @@ from gateway.schema.context import RequestContext
 from gateway.schema.errors import BadUserInputError
 from gateway.schema.fields import FieldLookupError, lookup_field
 from gateway.schema.gates import ActionGate
+from gateway.schema.lookups import page_size
 from gateway.schema.query import PageInfo
 from gateway.schema.scalars import Purpose, customer_id_of
-from gateway.schema.types import _page_size
 
 PUBLIC = Category.PUBLIC
 AUDIT_CONNECTION = "auditEvents"
@@ -165,7 +165,7 @@ class PrivacyQuery:
         self, info: Info, first: int | None = 50, after: str | None = None, filter: AuditFilter | None = None
     ) -> AuditEventConnection:
         ctx: RequestContext = info.context
-        size = _page_size(50 if first is None else first, ctx.max_page_size, "first")
+        size = page_size(50 if first is None else first, ctx.max_page_size, "first")
         query = _query(filter)
         position = None
         if after is not None:

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import strawberry
 from strawberry.types import Info
 
 from gateway.authz.model import Category
-from gateway.authz.model import ServiceCategory as ServiceCategoryValue
-from gateway.resolvers.customers import CustomerQuery, FactsCondition, customer_page, customers_by_phone
-from gateway.resolvers.facts import code_condition
-from gateway.resolvers.rows import CustomerRow
 from gateway.schema.categories import categorized, field
 from gateway.schema.context import RequestContext
-from gateway.schema.errors import ForbiddenError
+from gateway.schema.lookups import find_by_phone, page_customers
 from gateway.schema.scalars import CustomerStatus, Purpose, Segment, ServiceCategory, customer_id_of
-from gateway.schema.types import Customer, _page_size
+from gateway.schema.types import Customer
 
 PUBLIC = Category.PUBLIC
-CONNECTION = "customers"
 
 @strawberry.type
 @categorized(PUBLIC)
@@ -62,71 +55,12 @@ class Caller:
     purposes: list[Purpose] = field(PUBLIC)
 
 
-def _conditions(ctx: RequestContext, f: CustomerFilter) -> list[tuple[Category, str | None]]:
-    """The reads a filter makes: each condition on a protected category is a read of it."""
-    checks: list[tuple[Category, str | None]] = []
-    if f.state is not None or f.name_prefix is not None:
-        checks.append((Category.SUBSCRIBER_LIST, None))
-    if f.service_category is not None:
-        checks.append((Category.SERVICE, f.service_category.value))
-    return checks
-
-
 async def resolve_customers(
     ctx: RequestContext, first: int, after: str | None, filter: CustomerFilter | None
 ) -> CustomerConnection:
-    """One page of customers matching ``filter``, among those the caller may match.
-
-    Every part of the answer (edges, ``endCursor``, ``hasNextPage``) comes
-    from the rows the database matched with the caller's decisions in the
-    same statement; the cursor is sealed to this caller and filter.
-    """
-    first = _page_size(first, ctx.max_page_size, "first")
-    f = filter or CustomerFilter()
-    query = CustomerQuery(
-        after_id=0,
-        limit=first + 1,
-        segment=f.segment.value if f.segment else None,
-        status=f.status.value if f.status else None,
-        state=f.state,
-        name_prefix=f.name_prefix,
-        service_category=f.service_category.value if f.service_category else None,
-    )
-    bound = [query.segment, query.status, query.state, query.name_prefix, query.service_category]
-    position = ctx.open_cursor(CONNECTION, bound, after)[0] if after is not None else 0
-    checks = _conditions(ctx, f)
-    authorizer = ctx.decisions.authorizer
-    campaign = ctx.decisions.campaign_categories
-    readable: list[FactsCondition] = []
-    for category, scope in checks:
-        # A category the caller can never read is refused, not silently empty.
-        if not authorizer.may_ever(ctx.division, ctx.purpose, category, campaign_categories=campaign):
-            raise ForbiddenError(category)
-        cell = authorizer.readable_facts(
-            ctx.division,
-            ctx.purpose,
-            category,
-            service_category=ServiceCategoryValue(scope) if scope else None,
-            campaign_categories=campaign,
-        )
-        mask, codes = code_condition(cell.fields, cell.allowed)
-        readable.append(FactsCondition(mask, tuple(codes)))
-    rows = await customer_page(ctx.loaders.db, replace(query, after_id=position, readable=tuple(readable)))
-    kept = rows[:first]
-    for row, facts in kept:
-        ctx.loaders.customer.prime(row.id, row)
-        ctx.loaders.facts.prime(row.id, facts)
-    for row, _ in kept:
-        ctx.decisions.note_public(row.id)
-        for category, scope in checks:
-            # Matching on a category discloses it: recorded like a read.
-            await ctx.decisions.check(row.id, category, scope)
-    edges = [
-        CustomerEdge(cursor=ctx.seal_cursor(CONNECTION, bound, (row.id,)), node=row)  # type: ignore[arg-type]
-        for row, _ in kept
-    ]
-    end = edges[-1].cursor if edges else None
-    return CustomerConnection(edges=edges, page_info=PageInfo(has_next_page=len(rows) > first, end_cursor=end))
+    page = await page_customers(ctx, first, after, filter or CustomerFilter())
+    edges = [CustomerEdge(cursor=cursor, node=row) for cursor, row in page.edges]  # type: ignore[arg-type]
+    return CustomerConnection(edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=page.end_cursor))
 
 
 @strawberry.type
@@ -146,26 +80,8 @@ class Query:
     # customerByPhone: a lookup by number is a read of that number.
     @field(PUBLIC, description="The customer with this published or contact number, where the caller may read that number.")  # type: ignore[untyped-decorator]
     async def customer_by_phone(self, info: Info, phone: str) -> Customer | None:
-        ctx: RequestContext = info.context
-        # Lookup by number is a read of that number: a published number needs
-        # SUBSCRIBER_LIST, a contact (possibly non-published) number CONTACT.
-        # A number the caller may not read answers exactly as one nobody has:
-        # the same body, the same statements, an audit event either way.
-        ctx.decisions.note_lookup()
-        found: CustomerRow | None = None
-        for match in await customers_by_phone(ctx.loaders.db, phone):
-            cid = match.customer.id
-            ctx.loaders.facts.prime(cid, match.facts)
-            readable = (match.listed and (await ctx.decisions.check(cid, Category.SUBSCRIBER_LIST)).allowed) or (
-                match.contact and (await ctx.decisions.check(cid, Category.CONTACT)).allowed
-            )
-            if readable:
-                found = match.customer
-                break
-        if found is not None:
-            ctx.loaders.customer.prime(found.id, found)
-            ctx.decisions.note_public(found.id)
-        return found  # type: ignore[return-value]
+        found = await find_by_phone(info.context, phone)
+        return found[0] if found else None  # type: ignore[return-value]
 
     @field(PUBLIC)  # type: ignore[untyped-decorator]
     async def customers(

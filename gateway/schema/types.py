@@ -23,7 +23,8 @@ from gateway.resolvers.rows import (
 )
 from gateway.resolvers.services import UsageKey
 from gateway.schema.categories import categorized, field
-from gateway.schema.errors import BadUserInputError, QueryTooComplexError
+from gateway.schema.errors import BadUserInputError
+from gateway.schema.lookups import page_size
 from gateway.schema.scalars import (
     ApprovalScope,
     BigInt,
@@ -41,14 +42,6 @@ from gateway.schema.scalars import (
 PUBLIC, SUBSCRIBER_LIST, CONTACT = Category.PUBLIC, Category.SUBSCRIBER_LIST, Category.CONTACT
 SERVICE, CONFIGURATION, USAGE = Category.SERVICE, Category.CONFIGURATION, Category.USAGE
 LOCATION, BILLING, PAYMENT, CONSENT = Category.LOCATION, Category.BILLING, Category.PAYMENT, Category.CONSENT
-
-
-def _page_size(value: int, limit: int, name: str) -> int:
-    if value < 0:
-        raise BadUserInputError(f"`{name}` must not be negative")
-    if value > limit:
-        raise QueryTooComplexError(f"`{name}` is at most {limit}")
-    return value
 
 
 @strawberry.type(description="A postal address.")
@@ -120,7 +113,7 @@ class Service:
         to: datetime | None = None,
         first: int | None = 50,
     ) -> list[UsageRecord] | None:
-        first = _page_size(50 if first is None else first, info.context.max_usage_page, "first")
+        first = page_size(50 if first is None else first, info.context.max_usage_page, "first")
         service: ServiceRow = self
         rows: list[UsageRow] = await info.context.loaders.usage.load(
             UsageKey(service.id, service.category, from_, to, first)
@@ -218,7 +211,7 @@ class Customer:
 
     @field(BILLING, enforce=True)  # type: ignore[untyped-decorator]
     async def invoices(self: Any, info: Info, last: int | None = 12) -> list[Invoice] | None:
-        last = _page_size(12 if last is None else last, info.context.max_page_size, "last")
+        last = page_size(12 if last is None else last, info.context.max_page_size, "last")
         rows: list[InvoiceRow] = await info.context.loaders.invoices.load((self.id, last))
         return rows  # type: ignore[return-value]
 

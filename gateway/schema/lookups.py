@@ -1,0 +1,136 @@
+"""Customers found by phone number and by filtered page: the graph's lookups, without Strawberry.
+
+Both the Strawberry resolvers (`gateway/schema/query.py`) and the planned
+executor (`gateway/plan/`) call these, so the two paths decide, match and
+audit alike. Each returns rows with the facts the database matched them on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from gateway.authz.model import Category, Facts
+from gateway.authz.model import ServiceCategory as ServiceCategoryValue
+from gateway.resolvers.customers import CustomerQuery, FactsCondition, customer_page, customers_by_phone
+from gateway.resolvers.facts import code_condition
+from gateway.resolvers.rows import CustomerRow
+from gateway.schema.context import RequestContext
+from gateway.schema.errors import BadUserInputError, ForbiddenError, QueryTooComplexError
+
+CONNECTION = "customers"
+
+
+class Enumerated(Protocol):
+    @property
+    def value(self) -> str: ...
+
+
+class Filter(Protocol):
+    """`CustomerFilter` as the lookups read it."""
+
+    segment: Enumerated | None
+    status: Enumerated | None
+    state: str | None
+    name_prefix: str | None
+    service_category: Enumerated | None
+
+
+def page_size(value: int, limit: int, name: str) -> int:
+    if value < 0:
+        raise BadUserInputError(f"`{name}` must not be negative")
+    if value > limit:
+        raise QueryTooComplexError(f"`{name}` is at most {limit}")
+    return value
+
+
+@dataclass(frozen=True)
+class CustomerPage:
+    edges: list[tuple[str, CustomerRow]]  # (cursor, customer)
+    has_next: bool
+    end_cursor: str | None
+    facts: dict[int, Facts]
+
+
+def _conditions(f: Filter) -> list[tuple[Category, str | None]]:
+    """The reads a filter makes: each condition on a protected category is a read of it."""
+    checks: list[tuple[Category, str | None]] = []
+    if f.state is not None or f.name_prefix is not None:
+        checks.append((Category.SUBSCRIBER_LIST, None))
+    if f.service_category is not None:
+        checks.append((Category.SERVICE, f.service_category.value))
+    return checks
+
+
+async def page_customers(ctx: RequestContext, first: int | None, after: str | None, f: Filter) -> CustomerPage:
+    """One page of customers matching ``f``, among those the caller may match.
+
+    Every part of the answer (edges, ``endCursor``, ``hasNextPage``) comes
+    from the rows the database matched with the caller's decisions in the
+    same statement; the cursor is sealed to this caller and filter.
+    """
+    first = page_size(20 if first is None else first, ctx.max_page_size, "first")
+    query = CustomerQuery(
+        after_id=0,
+        limit=first + 1,
+        segment=f.segment.value if f.segment else None,
+        status=f.status.value if f.status else None,
+        state=f.state,
+        name_prefix=f.name_prefix,
+        service_category=f.service_category.value if f.service_category else None,
+    )
+    bound = [query.segment, query.status, query.state, query.name_prefix, query.service_category]
+    position = ctx.open_cursor(CONNECTION, bound, after)[0] if after is not None else 0
+    checks = _conditions(f)
+    authorizer = ctx.decisions.authorizer
+    campaign = ctx.decisions.campaign_categories
+    readable: list[FactsCondition] = []
+    for category, scope in checks:
+        # A category the caller can never read is refused, not silently empty.
+        if not authorizer.may_ever(ctx.division, ctx.purpose, category, campaign_categories=campaign):
+            raise ForbiddenError(category)
+        cell = authorizer.readable_facts(
+            ctx.division,
+            ctx.purpose,
+            category,
+            service_category=ServiceCategoryValue(scope) if scope else None,
+            campaign_categories=campaign,
+        )
+        mask, codes = code_condition(cell.fields, cell.allowed)
+        readable.append(FactsCondition(mask, tuple(codes)))
+    query = replace(query, after_id=position, readable=tuple(readable))
+    matched = await customer_page(ctx.loaders.db, query)
+    rows = matched[:first]
+    facts: dict[int, Facts] = {}
+    for row, row_facts in rows:
+        ctx.loaders.customer.prime(row.id, row)
+        ctx.loaders.facts.prime(row.id, row_facts)
+        facts[row.id] = row_facts
+        ctx.decisions.note_public(row.id)
+        for category, scope in checks:
+            # Matching on a category discloses it: recorded like a read.
+            ctx.decisions.check_loaded(row.id, category, scope, row_facts)
+    edges = [(ctx.seal_cursor(CONNECTION, bound, (row.id,)), row) for row, _ in rows]
+    return CustomerPage(edges, len(matched) > first, edges[-1][0] if edges else None, facts)
+
+
+async def find_by_phone(ctx: RequestContext, phone: str) -> tuple[CustomerRow, Facts] | None:
+    """The first customer with this number whose number the caller may read.
+
+    A lookup by number is a read of that number: a published number needs
+    SUBSCRIBER_LIST, a contact (possibly non-published) number CONTACT. A
+    number the caller may not read answers exactly as one nobody has: the
+    same body, the same statement, an audit event either way.
+    """
+    ctx.decisions.note_lookup()
+    for match in await customers_by_phone(ctx.loaders.db, phone):
+        cid = match.customer.id
+        ctx.loaders.facts.prime(cid, match.facts)
+        readable = (
+            match.listed and ctx.decisions.check_loaded(cid, Category.SUBSCRIBER_LIST, None, match.facts).allowed
+        ) or (match.contact and ctx.decisions.check_loaded(cid, Category.CONTACT, None, match.facts).allowed)
+        if readable:
+            ctx.loaders.customer.prime(cid, match.customer)
+            ctx.decisions.note_public(cid)
+            return match.customer, match.facts
+    return None
