@@ -60,6 +60,7 @@ class Settings:
     pool_max_size: int = 10
     audit_retention_days: int = 730
     server_timing: bool = False
+    planner: bool = True
     limits: Limits = field(default_factory=Limits)
 
     def with_overrides(self, **changes: Any) -> Settings:
@@ -184,5 +185,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         pool_max_size=_parse(env, "POOL_MAX_SIZE", _positive_int, 10),
         audit_retention_days=_parse(env, "AUDIT_RETENTION_DAYS", _positive_int, 730),
         server_timing=_parse(env, "SERVER_TIMING", _bool, False),
+        planner=_parse(env, "PLANNER", _bool, True),
         limits=limits,
     )

@@ -12,7 +12,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 import orjson
@@ -43,6 +43,7 @@ from gateway.campaigns import CampaignGate
 from gateway.config import Settings
 from gateway.cursors import CursorCodec
 from gateway.metrics import Metrics
+from gateway.plan import NotPlanned, Planner, in_document_order
 from gateway.resolvers.database import DATABASE_ERRORS, Database
 from gateway.resolvers.loaders import Loaders
 from gateway.responses import (
@@ -53,7 +54,7 @@ from gateway.responses import (
     json_response,
     strip_suggestions,
 )
-from gateway.schema.context import Decisions, RequestContext
+from gateway.schema.context import Campaign, Decisions, RequestContext
 from gateway.schema.errors import ServiceUnavailableError
 from gateway.schema.limits import check_cost, limit_rules
 
@@ -103,6 +104,7 @@ class GraphQLEndpoint:
         limits = settings.limits
         self._rules = [*specified_rules, *limit_rules(limits.max_depth, limits.max_aliases)]
         self.prepare = lru_cache(maxsize=1024)(self._prepare)
+        self.planner = Planner(schema) if settings.planner else None
 
     def _prepare(self, query: str) -> Prepared:
         try:
@@ -118,6 +120,65 @@ class GraphQLEndpoint:
                 return Prepared(None, "QUERY_TOO_COMPLEX", tuple(e.message for e in too_complex))
             return Prepared(None, "GRAPHQL_VALIDATION_FAILED", tuple(strip_suggestions(e.message) for e in errors))
         return Prepared(document)
+
+    def _context(
+        self, request: Request, request_id: str, caller: Caller, purpose: Any, campaign: Campaign | None
+    ) -> RequestContext:
+        db = Database(self.pool, acquire_timeout=self.settings.limits.pool_acquire_timeout_s)
+        loaders = Loaders(db)
+        return RequestContext(
+            request_id=request_id,
+            client=caller.client,
+            division=caller.division,
+            purpose=purpose,
+            purposes=caller.purposes,
+            loaders=loaders,
+            decisions=Decisions(self.authorizer, caller.division, purpose, loaders, campaign),
+            campaign=campaign,
+            idempotency_key=request.headers.get("idempotency-key"),
+            cursors=self.cursors,
+            max_page_size=self.settings.limits.max_page_size,
+            max_usage_page=self.settings.limits.max_usage_page,
+            pool=self.pool,
+        )
+
+    async def _execute(
+        self,
+        text: str,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        variables: dict[str, Any],
+        ctx: RequestContext,
+    ) -> _Outcome | None:
+        """The planned path; None when the reference path must answer."""
+        if self.planner is None:
+            return None
+        plan = self.planner.plan(text, document, operation, variables)
+        if plan is None:
+            return None
+        try:
+            return await plan.execute(ctx)
+        except NotPlanned:
+            self.planner.counts["fallback"] += 1
+            return None
+
+    async def _reference(
+        self, document: DocumentNode, operation_name: str | None, variables: dict[str, Any], ctx: RequestContext
+    ) -> _Outcome:
+        """graphql-core over the Strawberry schema: the definition of every answer."""
+        result = execute(
+            self.schema,
+            document,
+            context_value=ctx,
+            variable_values=variables,
+            operation_name=operation_name,
+            executor_class=self.executor_class,
+            hide_suggestions=True,
+        )
+        if not isinstance(result, ExecutionResult):
+            result = await result
+        assert isinstance(result, ExecutionResult)
+        return result
 
     async def __call__(self, request: Request) -> Response:
         request_id = secrets.token_hex(8)
@@ -218,37 +279,14 @@ class GraphQLEndpoint:
             purpose,
             mutation=operation.operation == OperationType.MUTATION,
         )
-        db = Database(self.pool, acquire_timeout=self.settings.limits.pool_acquire_timeout_s)
-        loaders = Loaders(db)
-        ctx = RequestContext(
-            request_id=request_id,
-            client=caller.client,
-            division=caller.division,
-            purpose=purpose,
-            purposes=caller.purposes,
-            loaders=loaders,
-            decisions=Decisions(self.authorizer, caller.division, purpose, loaders, campaign),
-            campaign=campaign,
-            idempotency_key=request.headers.get("idempotency-key"),
-            cursors=self.cursors,
-            max_page_size=self.settings.limits.max_page_size,
-            max_usage_page=self.settings.limits.max_usage_page,
-            pool=self.pool,
-        )
-        result = execute(
-            self.schema,
-            document,
-            context_value=ctx,
-            variable_values=variables,
-            operation_name=operation_name,
-            executor_class=self.executor_class,
-            hide_suggestions=True,
-        )
-        if not isinstance(result, ExecutionResult):
-            result = await result
-        assert isinstance(result, ExecutionResult)
+        ctx = self._context(request, request_id, caller, purpose, campaign)
+        result = await self._execute(body["query"], document, operation, variables, ctx)
+        if result is None:
+            ctx = self._context(request, request_id, caller, purpose, campaign)  # nothing of the plan's run is kept
+            result = await self._reference(document, operation_name, variables, ctx)
+        db = ctx.loaders.db
 
-        errors = list(result.errors or [])
+        errors = in_document_order(result.data, result.errors or [])
         for error in errors:
             original = error.original_error
             if isinstance(original, UNAVAILABLE):
@@ -282,6 +320,11 @@ class GraphQLEndpoint:
         if errors:
             payload["errors"] = [format_error(e) for e in errors]
         return json_response(payload, 200, request_id, headers)
+
+
+class _Outcome(Protocol):
+    data: dict[str, Any] | None
+    errors: Any
 
 
 def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import asyncpg
@@ -27,9 +28,22 @@ class Database:
         self.pool = pool
         self.acquire_timeout = acquire_timeout
         self.round_trips = 0
+        self._pinned: Any = None
+
+    @contextlib.asynccontextmanager
+    async def pinned(self) -> AsyncIterator[None]:
+        """Run every query inside on one connection, one at a time (the planned executor)."""
+        async with self.pool.acquire(timeout=self.acquire_timeout) as conn:
+            self._pinned = conn
+            try:
+                yield
+            finally:
+                self._pinned = None
 
     async def fetch(self, sql: str, *args: Any) -> Sequence[asyncpg.Record]:
         self.round_trips += 1
+        if self._pinned is not None:
+            return await self._pinned.fetch(sql, *args)  # type: ignore[no-any-return]
         async with self.pool.acquire(timeout=self.acquire_timeout) as conn:
             return await conn.fetch(sql, *args)
 

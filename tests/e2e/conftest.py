@@ -30,6 +30,7 @@ class Gateway:
 
     client: httpx.AsyncClient
     settings: Settings
+    app: Starlette | None = None
 
     def token(self, division: str, purposes: list[str] | None = None, ttl: int = 600) -> str:
         found = _divisions()[division]
@@ -65,7 +66,7 @@ async def _started(settings: Settings, database_url: str) -> AsyncIterator[Gatew
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
-            yield Gateway(client, settings)
+            yield Gateway(client, settings, app)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

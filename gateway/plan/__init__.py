@@ -1,0 +1,102 @@
+"""Planned execution: a validated query compiled once, executed wave by wave.
+
+The reference path (graphql-core over the Strawberry schema) interprets a
+document field by field, one awaitable per field. For the operations that
+make up the traffic (customers by id, by phone, by page, and `me`), the
+planner instead compiles the document once into a tree of nodes
+(:mod:`gateway.plan.compile`) and executes it (:mod:`gateway.plan.execute`):
+every decision of a wave first, then one statement per kind of object,
+then the answer assembled as plain dicts. Everything else, and anything
+unusual, runs on the reference path, which stays the definition of the
+answer: a differential test holds the two equal.
+
+Uses `gateway.authz` (through the request's `Decisions`) and the SQL of
+`gateway.resolvers`; no Strawberry code runs here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+from graphql import DocumentNode, GraphQLSchema, OperationDefinitionNode
+from graphql.execution.values import VariableValues, get_variable_values
+
+from gateway.plan.compile import Compiler, Node, NotPlanned, directive_variables
+from gateway.plan.execute import HANDLERS, ROOTS, Execution, Result
+from gateway.plan.order import in_document_order
+from gateway.schema.context import RequestContext
+
+__all__ = ["NotPlanned", "Plan", "Planner", "Result", "in_document_order"]
+
+# Plans hold their document (locations point into its text): bound their
+# total text, not their count.
+PLAN_CACHE_BYTES = 32 * 1024 * 1024
+
+
+class Plan:
+    """A compiled operation with this request's coerced variables."""
+
+    def __init__(self, schema: GraphQLSchema, operation: OperationDefinitionNode, roots: tuple[Node, ...], variables: VariableValues) -> None:
+        self.schema = schema
+        self.operation = operation
+        self.roots = roots
+        self.variables = variables
+
+    async def execute(self, ctx: RequestContext) -> Result:
+        """Run on one connection; :class:`NotPlanned` if the reference path must answer instead."""
+        async with ctx.loaders.db.pinned():
+            return await Execution(self.schema, ctx, self.variables).run(self.operation, self.roots)
+
+
+class Planner:
+    """Compiles and caches plans for one schema (one per process)."""
+
+    def __init__(self, schema: GraphQLSchema) -> None:
+        self.schema = schema
+        self.compiler = Compiler(schema, frozenset(HANDLERS) | {("Query", name) for name in ROOTS})
+        self._cache: OrderedDict[tuple[bytes, str | None, tuple[Any, ...]], tuple[tuple[Node, ...] | None, int]] = (
+            OrderedDict()
+        )
+        self._bytes = 0
+        self.counts = {"planned": 0, "reference": 0, "fallback": 0}
+
+    def plan(
+        self, text: str, document: DocumentNode, operation: OperationDefinitionNode, raw: Mapping[str, Any]
+    ) -> Plan | None:
+        """The plan of ``operation`` with these variables, or None for the reference path."""
+        coerced = get_variable_values(self.schema, operation.variable_definitions or (), dict(raw), hide_suggestions=True)
+        if isinstance(coerced, list):
+            self.counts["reference"] += 1
+            return None  # the reference path reports the bad variables
+        directives = tuple(repr(coerced.coerced.get(name)) for name in directive_variables(document))
+        name = operation.name.value if operation.name else None
+        key = (hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest(), name, directives)
+        cached = self._cache.get(key)
+        if cached is None:
+            try:
+                roots: tuple[Node, ...] | None = self.compiler.compile(document, operation, coerced.coerced)
+            except NotPlanned:
+                roots = None
+            cached = (roots, len(text))
+            self._remember(key, cached)
+        else:
+            self._cache.move_to_end(key)
+        roots = cached[0]
+        if roots is None:
+            self.counts["reference"] += 1
+            return None
+        self.counts["planned"] += 1
+        return Plan(self.schema, operation, roots, coerced)
+
+    def _remember(self, key: tuple[bytes, str | None, tuple[Any, ...]], entry: tuple[tuple[Node, ...] | None, int]) -> None:
+        size = entry[1]
+        if size > PLAN_CACHE_BYTES // 8:
+            return  # a huge document is planned every time rather than pinned
+        self._cache[key] = entry
+        self._bytes += size
+        while self._bytes > PLAN_CACHE_BYTES:
+            _, (_, evicted) = self._cache.popitem(last=False)
+            self._bytes -= evicted
