@@ -51,15 +51,24 @@ class Plan:
             return await Execution(self.schema, ctx, self.variables).run(self.operation, self.roots)
 
 
+class _Entry:
+    """The plans of one operation of one document text, by the values of its directives' variables."""
+
+    __slots__ = ("directives", "plans", "size")
+
+    def __init__(self, directives: tuple[str, ...], size: int) -> None:
+        self.directives = directives
+        self.plans: dict[tuple[str, ...], tuple[Node, ...] | None] = {}
+        self.size = size
+
+
 class Planner:
     """Compiles and caches plans for one schema (one per process)."""
 
     def __init__(self, schema: GraphQLSchema) -> None:
         self.schema = schema
         self.compiler = Compiler(schema, frozenset(HANDLERS) | {("Query", name) for name in ROOTS})
-        self._cache: OrderedDict[tuple[bytes, str | None, tuple[Any, ...]], tuple[tuple[Node, ...] | None, int]] = (
-            OrderedDict()
-        )
+        self._cache: OrderedDict[tuple[bytes, str | None], _Entry] = OrderedDict()
         self._bytes = 0
         self.counts = {"planned": 0, "reference": 0, "fallback": 0}
 
@@ -71,32 +80,34 @@ class Planner:
         if isinstance(coerced, list):
             self.counts["reference"] += 1
             return None  # the reference path reports the bad variables
-        directives = tuple(repr(coerced.coerced.get(name)) for name in directive_variables(document))
-        name = operation.name.value if operation.name else None
-        key = (hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest(), name, directives)
-        cached = self._cache.get(key)
-        if cached is None:
-            try:
-                roots: tuple[Node, ...] | None = self.compiler.compile(document, operation, coerced.coerced)
-            except NotPlanned:
-                roots = None
-            cached = (roots, len(text))
-            self._remember(key, cached)
+        key = (hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest(), operation.name.value if operation.name else None)
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = _Entry(directive_variables(document), len(text))
+            self._remember(key, entry)
         else:
             self._cache.move_to_end(key)
-        roots = cached[0]
+        values = tuple(repr(coerced.coerced.get(name)) for name in entry.directives)
+        if values in entry.plans:
+            roots = entry.plans[values]
+        else:
+            try:
+                roots = self.compiler.compile(document, operation, coerced.coerced)
+            except NotPlanned:
+                roots = None
+            if len(entry.plans) < 16:  # each boolean doubles them: keep a few
+                entry.plans[values] = roots
         if roots is None:
             self.counts["reference"] += 1
             return None
         self.counts["planned"] += 1
         return Plan(self.schema, operation, roots, coerced)
 
-    def _remember(self, key: tuple[bytes, str | None, tuple[Any, ...]], entry: tuple[tuple[Node, ...] | None, int]) -> None:
-        size = entry[1]
-        if size > PLAN_CACHE_BYTES // 8:
+    def _remember(self, key: tuple[bytes, str | None], entry: _Entry) -> None:
+        if entry.size > PLAN_CACHE_BYTES // 8:
             return  # a huge document is planned every time rather than pinned
         self._cache[key] = entry
-        self._bytes += size
+        self._bytes += entry.size
         while self._bytes > PLAN_CACHE_BYTES:
-            _, (_, evicted) = self._cache.popitem(last=False)
-            self._bytes -= evicted
+            _, evicted = self._cache.popitem(last=False)
+            self._bytes -= evicted.size
