@@ -3,9 +3,11 @@
 Built by the real :func:`gateway.app.create_app`; then, in this benchmark
 process and nowhere else:
 
-* :meth:`gateway.schema.context.Decisions.check` allows everything without
-  loading customer facts or asking the authorizer (no facts query, no
-  Cedar, no memo, nothing recorded for the audit);
+* :meth:`gateway.schema.context.Decisions.check` and ``check_loaded`` (the
+  planned path's) allow everything without loading customer facts or
+  asking the authorizer (no facts query, no Cedar, no memo, nothing
+  recorded for the audit); the planned path still reads the facts with the
+  customers, in the same statement;
 * once the lifespan has built the runtime, the endpoint's audit writer is
   swapped for one that writes nothing (no ``audit_append`` round trip).
 
@@ -39,6 +41,13 @@ async def allow_everything(
     return ALLOW
 
 
+def allow_loaded(
+    self: Decisions, customer_id: int, category: Category, service_category: str | None, facts: object
+) -> Decision:
+    """Stands in for :meth:`Decisions.check_loaded`: allowed, nothing recorded."""
+    return ALLOW
+
+
 class NoAudit:
     """Stands in for the audit writer: records nothing."""
 
@@ -52,6 +61,7 @@ class NoAudit:
 def create_unguarded_app() -> Starlette:
     """The gateway app, patched in this process to skip authorization and audit."""
     Decisions.check = allow_everything  # type: ignore[method-assign]
+    Decisions.check_loaded = allow_loaded  # type: ignore[method-assign]
     app = create_app()
     shipped = app.router.lifespan_context
 
