@@ -27,7 +27,7 @@ from gateway.authz.decide import Authorizer
 from gateway.authz.policy import PolicyBundle, load_policy
 from gateway.campaigns import CampaignGate
 from gateway.config import Settings, load_settings
-from gateway.db import create_pool, resolve_database_url
+from gateway.db import create_pool, resolve_gateway_url
 from gateway.endpoint import GraphQLEndpoint
 from gateway.keys import require_keys
 from gateway.metrics import Metrics
@@ -148,7 +148,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         for warning in bundle.warnings:
             log.warning("policy: %s", warning)
         authorizer = Authorizer(bundle, settings.regime)
-        dsn = database_url or resolve_database_url(settings)
+        dsn = database_url or await resolve_gateway_url(settings)  # never the owner (gateway/db.py)
         pool = await create_pool(settings, dsn)
         try:
             audit = await AuditWriter.open(settings, dsn)  # its own pool, writing as the audit role

@@ -2,6 +2,16 @@
 
 With no ``DATABASE_URL`` the gateway runs an embedded PostgreSQL (pgserver)
 in the data directory and reuses it on the next start.
+
+Least privilege: migrations and seeding run as the owner (the embedded
+server's superuser), but the gateway serves requests as a login role that
+owns nothing and is no superuser, as in production: it is a member of
+``cpni_gateway_request`` (the request path's table privileges) and
+``cpni_gateway_app`` (only ``audit_append()``), so the process answering
+requests cannot switch the audit triggers off or rewrite the trail. The
+embedded demo creates that login, ``cpni_gateway`` (:func:`gateway_login_url`);
+in production ``DATABASE_URL`` names such a login and migrations run
+separately as the owner (``cpni-gateway db migrate``).
 """
 
 from __future__ import annotations
@@ -12,6 +22,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -21,6 +32,10 @@ from gateway.config import Settings
 # A constant key for pg_advisory_lock: two processes migrating at once
 # take turns instead of racing on CREATE TABLE.
 MIGRATION_LOCK_KEY = 0x43504E49  # "CPNI"
+# The login the embedded demo serves requests as, and the roles it is given
+# (created by the migrations 0002 and 0004).
+GATEWAY_LOGIN_ROLE = "cpni_gateway"
+GATEWAY_ROLES = ("cpni_gateway_app", "cpni_gateway_request")
 
 
 class DatabaseError(Exception):
@@ -52,6 +67,52 @@ def resolve_database_url(settings: Settings) -> str:
     if settings.database_url:
         return settings.database_url
     return embedded_database_url(settings.data_dir)
+
+
+def with_user(url: str, user: str) -> str:
+    """``url`` logging in as ``user`` (no password: the embedded server trusts its Unix socket)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
+
+
+async def gateway_login_url(owner_url: str) -> str:
+    """``owner_url`` as the gateway's own login role, which is created (or completed) here.
+
+    The role is no superuser, creates nothing and owns nothing; it is a
+    member of :data:`GATEWAY_ROLES`. Needs the migrations applied and an
+    owner that may create roles (the embedded server's superuser).
+    """
+    try:
+        conn = await asyncpg.connect(owner_url)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        raise DatabaseError(f"could not connect to PostgreSQL: {type(exc).__name__}") from None
+    try:
+        if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", GATEWAY_LOGIN_ROLE):
+            try:
+                await conn.execute(
+                    f"CREATE ROLE {GATEWAY_LOGIN_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION"
+                )
+            except (asyncpg.DuplicateObjectError, asyncpg.UniqueViolationError):
+                pass  # another process made it first
+        await conn.execute(f"GRANT {', '.join(GATEWAY_ROLES)} TO {GATEWAY_LOGIN_ROLE}")
+    except asyncpg.UndefinedObjectError:
+        raise DatabaseError(
+            f"roles {' and '.join(GATEWAY_ROLES)} do not exist: run `cpni-gateway db migrate` first"
+        ) from None
+    except asyncpg.PostgresError as exc:
+        raise DatabaseError(f"could not prepare the gateway's login role: {type(exc).__name__}") from None
+    finally:
+        await conn.close()
+    return with_user(owner_url, GATEWAY_LOGIN_ROLE)
+
+
+async def resolve_gateway_url(settings: Settings) -> str:
+    """The URL the gateway serves requests with: ``DATABASE_URL`` as configured, else the embedded
+    server as the gateway's login role (:func:`gateway_login_url`), never as its superuser."""
+    if settings.database_url:
+        return settings.database_url
+    return await gateway_login_url(embedded_database_url(settings.data_dir))
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:

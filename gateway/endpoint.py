@@ -140,6 +140,7 @@ class GraphQLEndpoint:
             max_page_size=self.settings.limits.max_page_size,
             max_usage_page=self.settings.limits.max_usage_page,
             pool=self.pool,
+            audit=self.audit,
         )
 
     async def _execute(
@@ -209,7 +210,7 @@ class GraphQLEndpoint:
                 self._run(request, request_id, caller, purpose, body),
                 timeout=self.settings.limits.request_timeout_s,
             )
-        except TimeoutError:
+        except (TimeoutError, asyncpg.QueryCanceledError):  # the budget, or the statement timeout
             return error_response("TIMEOUT", "The request took longer than its time budget", request_id)
         except AuthError as exc:
             return error_response(exc.code, exc.message, request_id)
@@ -296,20 +297,24 @@ class GraphQLEndpoint:
         if result.data is None and errors and all(e.path is None for e in errors):
             # Variable coercion failed before execution started.
             raise Refusal("BAD_USER_INPUT", strip_suggestions(errors[0].message))
+        refusal = None
         for error in errors:
             code = (error.extensions or {}).get("code")
             if code in ("QUERY_TOO_COMPLEX", "BAD_USER_INPUT") and error.path is not None and len(errors) == 1:
-                raise Refusal(code, error.message)
+                refusal = Refusal(code, error.message)
 
         forbidden = [e for e in errors if (e.extensions or {}).get("code") == "FORBIDDEN"]
         # X-Authz-Mode: strict refuses the whole operation when anything is denied.
         strict = request.headers.get("x-authz-mode", "").strip().lower() == "strict"
+        # A refused operation discloses nothing, but the denials it decided are recorded.
         await self.audit.record(
             ctx,
             operation_name or _operation_label(operation),
-            withheld=strict and bool(forbidden),  # a strict refusal discloses nothing
+            withheld=refusal is not None or (strict and bool(forbidden)),  # no data goes out
             denied_categories=[(e.extensions or {})["category"] for e in forbidden if "category" in (e.extensions or {})],
         )
+        if refusal is not None:
+            raise refusal
 
         headers = {}
         if self.settings.server_timing:

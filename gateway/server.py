@@ -14,7 +14,7 @@ import uvicorn
 from gateway.auth import issue_token
 from gateway.authz.policy import PolicyError, load_policy
 from gateway.config import ConfigError, Settings, load_settings
-from gateway.db import DatabaseError, create_pool, migrate, resolve_database_url
+from gateway.db import DatabaseError, create_pool, gateway_login_url, migrate, resolve_database_url
 from gateway.keys import require_keys, with_demo_keys
 
 DEMO_CUSTOMERS = 10_000
@@ -82,6 +82,10 @@ def run(*, demo: bool, host: str | None, port: int | None, workers: int | None, 
         load_policy(settings.policy_dir)  # an invalid policy stops startup here
         dsn = resolve_database_url(settings)
         campaigns = asyncio.run(_prepare(settings, dsn, demo=demo))
+        # Requests are served as a login that owns nothing (gateway/db.py);
+        # a configured DATABASE_URL is already such a login.
+        if not settings.database_url:
+            dsn = asyncio.run(gateway_login_url(dsn))
     except (ConfigError, PolicyError, DatabaseError) as exc:
         raise click.ClickException(str(exc)) from None
     if demo:

@@ -8,6 +8,8 @@ the same server, created and dropped here.
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -45,3 +47,13 @@ async def drop_database(server_url: str, name: str) -> None:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@asynccontextmanager
+async def throwaway_database(server_url: str, prefix: str = "cpni_throwaway") -> AsyncIterator[str]:
+    """A migrated database of its own for the ``async with`` block (tests that break things)."""
+    name, url = await create_database(server_url, prefix)
+    try:
+        yield url
+    finally:
+        await drop_database(server_url, name)

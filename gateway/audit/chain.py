@@ -2,10 +2,16 @@
 
 An event's *digest* is the sha256 of its canonical content: a JSON array of
 the fields the gateway sends, in a fixed order, encoded by orjson (no spaces,
-UTF-8, so the same values always give the same bytes). The database links it:
+UTF-8, so the same values always give the same bytes). The database links it
+(link version 2, every event since migration 0004):
 
     hash = sha256(prev_hash || chain (int32 BE) || seq (int64 BE)
-                  || at as microseconds since the epoch (int64 BE) || digest)
+                  || at as microseconds since the epoch (int64 BE)
+                  || id (int64 BE) || digest)
+
+Events written before 0004 carry link version 1, the same without the id.
+A changed id breaks a version-2 link; lowering the version breaks it too
+(the stored hash was computed with the id).
 
 The database computes the link (``audit_append`` in 0002_audit.sql) because
 only it knows the chain head under its lock; ``audit verify`` recomputes
@@ -26,7 +32,9 @@ import orjson
 CANONICAL_VERSION = 1
 GENESIS = bytes(32)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_LINK = struct.Struct(">iqq")
+_LINK_V1 = struct.Struct(">iqq")
+_LINK_V2 = struct.Struct(">iqqq")
+LINK_VERSIONS = (1, 2)
 
 
 class Row(Protocol):
@@ -76,9 +84,19 @@ def micros(at: datetime) -> int:
     return (at - EPOCH) // timedelta(microseconds=1)
 
 
-def link(prev_hash: bytes, chain: int, seq: int, at: datetime, digest: bytes) -> bytes:
-    """The hash of an event at position ``seq`` of ``chain``, following ``prev_hash``."""
-    return hashlib.sha256(prev_hash + _LINK.pack(chain, seq, micros(at)) + digest).digest()
+def link(
+    prev_hash: bytes, chain: int, seq: int, at: datetime, digest: bytes, event_id: int | None = None
+) -> bytes:
+    """The hash of an event at position ``seq`` of ``chain``, following ``prev_hash``.
+
+    With ``event_id`` the link covers the id (version 2); without, it is the
+    version-1 link of events written before migration 0004.
+    """
+    if event_id is None:
+        position = _LINK_V1.pack(chain, seq, micros(at))
+    else:
+        position = _LINK_V2.pack(chain, seq, micros(at), event_id)
+    return hashlib.sha256(prev_hash + position + digest).digest()
 
 
 @dataclass(frozen=True)
@@ -92,6 +110,14 @@ class StoredEvent:
     content: EventContent
     prev_hash: bytes
     hash: bytes
+    link_version: int = 2
+
+    def expected_hash(self, prev_hash: bytes) -> bytes | None:
+        """The hash this event must have after ``prev_hash`` (None: an unknown link version)."""
+        if self.link_version not in LINK_VERSIONS:
+            return None
+        event_id = self.id if self.link_version >= 2 else None
+        return link(prev_hash, self.chain, self.seq, self.at, self.content.digest(), event_id)
 
     @classmethod
     def from_row(cls, row: Row) -> StoredEvent:
@@ -117,6 +143,7 @@ class StoredEvent:
             ),
             prev_hash=bytes(get("prev_hash")),
             hash=bytes(get("hash")),
+            link_version=get("link_version"),
         )
 
 
@@ -166,7 +193,7 @@ class ChainWalker:
         if event.prev_hash != self.hash:
             self._fail(event, "prev_hash does not match the previous event's hash")
             return
-        if link(self.hash, self.chain, event.seq, event.at, event.content.digest()) != event.hash:
+        if event.expected_hash(self.hash) != event.hash:
             self._fail(event, "contents do not match the stored hash (the event was altered)")
             return
         known = self.checkpoints.get(event.seq)

@@ -35,6 +35,7 @@ FIELDS = (
     "seq",
     "prev_hash",
     "hash",
+    "link_version",
 )
 FORMATS = ("jsonl", "csv")
 # The pool's command timeout is sized for requests; an export of years of

@@ -2,11 +2,15 @@
 
 One event per customer the request read or was denied, plus one without a
 customer for a denial tied to none (a filter on a category the caller can
-never read). The write is a single call of ``audit_append`` (0002_audit.sql):
-one round trip, its own transaction, the chain head locked only while the
-database runs it. If it fails the request fails closed
-(:class:`AuditUnavailable` -> HTTP 503, no data). Never field values, never
-tokens.
+never read). The write is a single call of ``audit_append`` (0002/0004
+migrations): one round trip, the chain head locked only while the database
+runs it. If it fails the request fails closed (:class:`AuditUnavailable` ->
+HTTP 503, no data). Never field values, never tokens.
+
+Reads append after execution, in a transaction of their own. A mutation
+appends inside the transaction of its write (:meth:`AuditWriter.record_within`),
+so the change and its record commit together or not at all; the endpoint's
+later :meth:`AuditWriter.record` then skips what that append already holds.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ PARTITION_CHECK_INTERVAL_S = 6 * 3600.0
 
 CATEGORY_ORDER = {c: i for i, c in enumerate(Category)}
 Names = tuple[str, ...]
+# A plain connection or one lent by a pool.
+Connection = asyncpg.Connection | PoolConnectionProxy
 
 PARTITION_LOCK_TIMEOUT_MS = 200
 APPEND_SIGNATURE = "audit_append(integer, text, text, text, text, text, text, text, audit_event_in[])"
@@ -99,6 +105,24 @@ def request_events(
     return events
 
 
+def not_yet_recorded(events: Sequence[EventContent], recorded: Sequence[EventContent]) -> list[EventContent]:
+    """The events of ``events`` that no event of ``recorded`` (same request) already accounts for.
+
+    An event is accounted for by a recorded one of the same customer that
+    disclosed, denied and cited at least as much.
+    """
+    def covers(old: EventContent, new: EventContent) -> bool:
+        return (
+            old.customer_id == new.customer_id
+            and set(new.disclosed) <= set(old.disclosed)
+            and set(new.denied) <= set(old.denied)
+            and set(new.policy_ids) <= set(old.policy_ids)
+            and _request_fields(old) == _request_fields(new)
+        )
+
+    return [e for e in events if not any(covers(old, e) for old in recorded)]
+
+
 def _request_fields(event: EventContent) -> tuple[str | None, ...]:
     """What ``audit_append`` stores once per request rather than per event."""
     return (
@@ -110,6 +134,34 @@ def _request_fields(event: EventContent) -> tuple[str | None, ...]:
         event.campaign_id,
         event.operation_name,
     )
+
+
+async def append_on(conn: Connection, events: Sequence[EventContent]) -> int:
+    """Append events of one request (they share its request fields) in one statement on ``conn``."""
+    if not events:
+        return 0
+    first = events[0]
+    shared = _request_fields(first)
+    if any(_request_fields(e) != shared for e in events):
+        raise ValueError("the events of one append must come from one request")
+    rows: list[tuple[Any, ...]] = [
+        (e.customer_id, list(e.disclosed), list(e.denied), list(e.policy_ids), e.digest()) for e in events
+    ]
+    # Spreads requests over the chains; any free chain is taken anyway.
+    hint = zlib.crc32(first.request_id.encode()) & 0x7FFFFFFF
+    written: int = await conn.fetchval(
+        APPEND_SQL,
+        hint,
+        first.request_id,
+        first.client,
+        first.division,
+        first.purpose,
+        first.regime,
+        first.campaign_id,
+        first.operation_name,
+        rows,
+    )
+    return written
 
 
 async def _as_audit_role(conn: asyncpg.Connection) -> None:
@@ -175,11 +227,17 @@ class AuditWriter:
         withheld: bool = False,
         denied_categories: Iterable[Category | str] = (),
     ) -> int:
-        """Write the request's events (see :func:`request_events`); return how many."""
+        """Write the request's events (see :func:`request_events`); return how many.
+
+        After a mutation's :meth:`record_within`, only what was decided since
+        (nothing, for the mutations of today's schema) is written.
+        """
         try:
             events = request_events(
                 ctx, operation_name, self.regime, withheld=withheld, denied_categories=denied_categories
             )
+            if ctx.audit_committed is not None:
+                events = not_yet_recorded(events, ctx.audit_committed)
             return await self.append(events)
         except DATABASE_ERRORS as exc:
             log.warning("request %s: audit write failed (%s)", ctx.request_id, type(exc).__name__)
@@ -188,35 +246,39 @@ class AuditWriter:
             log.error("request %s: audit event not encodable (%s)", ctx.request_id, type(exc).__name__)
             raise AuditUnavailable() from None
 
+    async def record_within(self, conn: Connection, ctx: RequestContext, operation_name: str | None) -> int:
+        """Append the request's events on ``conn``, inside the transaction of a write.
+
+        Called last before the write commits: the events commit with it or
+        not at all (a failure here rolls the write back and the request is
+        503 with no data). The chain head stays locked until that commit,
+        one round trip. Marks the events as written for :meth:`record`.
+        """
+        try:
+            events = request_events(ctx, operation_name, self.regime)
+            if not events:
+                return 0
+            # The login role may be NOINHERIT; act as the audit role for the
+            # rest of this transaction (nothing but the commit follows).
+            await conn.execute(f"SET LOCAL ROLE {AUDIT_ROLE}")
+            written = await append_on(conn, events)
+        except DATABASE_ERRORS as exc:
+            log.warning("request %s: audit write failed (%s)", ctx.request_id, type(exc).__name__)
+            raise AuditUnavailable() from None
+        except (ValueError, TypeError) as exc:
+            log.error("request %s: audit event not encodable (%s)", ctx.request_id, type(exc).__name__)
+            raise AuditUnavailable() from None
+        ctx.audit_committed = (*(ctx.audit_committed or ()), *events)
+        return written
+
     async def append(self, events: Sequence[EventContent]) -> int:
         """Append events of one request (they share its request fields) in one statement."""
         if not events:
             return 0
-        first = events[0]
-        shared = _request_fields(first)
-        if any(_request_fields(e) != shared for e in events):
-            raise ValueError("the events of one append must come from one request")
-        rows: list[tuple[Any, ...]] = [
-            (e.customer_id, list(e.disclosed), list(e.denied), list(e.policy_ids), e.digest()) for e in events
-        ]
-        # Spreads requests over the chains; any free chain is taken anyway.
-        hint = zlib.crc32(first.request_id.encode()) & 0x7FFFFFFF
         async with self.pool.acquire() as conn:
             if time.monotonic() - self._partitions_checked > PARTITION_CHECK_INTERVAL_S:
                 await self._ensure_partitions(conn)
-            written: int = await conn.fetchval(
-                APPEND_SQL,
-                hint,
-                first.request_id,
-                first.client,
-                first.division,
-                first.purpose,
-                first.regime,
-                first.campaign_id,
-                first.operation_name,
-                rows,
-            )
-        return written
+            return await append_on(conn, events)
 
     async def _ensure_partitions(self, conn: PoolConnectionProxy[Any]) -> None:
         """Create the coming months' partitions; on failure the default partition still takes events.

@@ -2,7 +2,10 @@
 
 Every write runs in one transaction together with its idempotency record
 (when the request carries an ``Idempotency-Key``), so a retried request
-either finds the first result or makes the write, never both. Refusals are
+either finds the first result or makes the write, never both. The request's
+audit events are appended last in that same transaction (``audit``, a
+callback the caller passes): no change commits without its record, and a
+failing audit store leaves no change behind. Refusals are
 :class:`WriteRefused` (a field and a message safe to show the caller) and
 :class:`IdempotencyConflict`; database failures propagate as asyncpg errors.
 """
@@ -28,6 +31,8 @@ from gateway.resolvers.rows import ApprovalRow, CampaignRow, NoticeRow
 Conn = asyncpg.Connection | PoolConnectionProxy
 
 R = TypeVar("R", ApprovalRow, NoticeRow, CampaignRow)
+# Appends the request's audit events on the write's connection, in its transaction.
+Audit = Callable[[Conn], Awaitable[object]]
 
 
 class WriteRefused(Exception):
@@ -73,8 +78,13 @@ async def _write_once(
     guard: Idempotency | None,
     row_type: type[R],
     write: Callable[[Conn], Awaitable[R]],
+    audit: Audit | None = None,
 ) -> R:
-    """Run ``write`` once per idempotency key; a retry gets the first result back."""
+    """Run ``write`` once per idempotency key; a retry gets the first result back.
+
+    ``audit`` runs last inside the transaction, on a retry too (the first
+    result is disclosed again).
+    """
     async with db.pool.acquire(timeout=db.acquire_timeout) as conn, conn.transaction():
         if guard is not None:
             db.round_trips += 1
@@ -86,13 +96,22 @@ async def _write_once(
                 first = await conn.fetchrow(_FIRST_SQL, guard.client, guard.key)
                 if first is None or first["request_hash"] != guard.request_hash or first["response"] is None:
                     raise IdempotencyConflict()
-                return _decode(row_type, first["response"])
+                replayed = _decode(row_type, first["response"])
+                await _audit(db, conn, audit)
+                return replayed
         db.round_trips += 1
         result = await write(conn)
         if guard is not None:
             db.round_trips += 1
             await conn.execute(_ANSWER_SQL, guard.client, guard.key, orjson.dumps(dataclasses.asdict(result)).decode())
+        await _audit(db, conn, audit)
         return result
+
+
+async def _audit(db: Database, conn: Conn, audit: Audit | None) -> None:
+    if audit is not None:
+        db.round_trips += 2  # the role for the rest of the transaction, the append
+        await audit(conn)
 
 
 def _decode(row_type: type[R], text: str) -> R:
@@ -127,6 +146,7 @@ async def record_approval(
     scope: str,
     channel: str,
     recorded_by: str,
+    audit: Audit | None = None,
 ) -> ApprovalRow:
     """Append an approval record; it is the customer's latest from the next request on."""
 
@@ -138,7 +158,7 @@ async def record_approval(
         assert row is not None
         return ApprovalRow(**dict(row))
 
-    return await _write_once(db, guard, ApprovalRow, write)
+    return await _write_once(db, guard, ApprovalRow, write, audit)
 
 
 async def record_notice(
@@ -149,6 +169,7 @@ async def record_notice(
     sent_at: datetime,
     method: str,
     recorded_by: str,
+    audit: Audit | None = None,
 ) -> NoticeRow:
     """Append a notice record; the 30-day opt-out wait runs from ``sent_at``."""
 
@@ -160,7 +181,7 @@ async def record_notice(
         assert row is not None
         return NoticeRow(**dict(row))
 
-    return await _write_once(db, guard, NoticeRow, write)
+    return await _write_once(db, guard, NoticeRow, write, audit)
 
 
 # -- Campaigns (64.2009(c), (d)) ---------------------------------------------
@@ -206,6 +227,7 @@ async def create_campaign(
     starts_at: datetime,
     ends_at: datetime,
     created_by: str,
+    audit: Audit | None = None,
 ) -> CampaignRow:
     """Record a campaign as PENDING: it is usable only once the privacy office approves it."""
 
@@ -218,11 +240,11 @@ async def create_campaign(
         assert row is not None
         return CampaignRow(**dict(row))
 
-    return await _write_once(db, guard, CampaignRow, write)
+    return await _write_once(db, guard, CampaignRow, write, audit)
 
 
 async def approve_campaign(
-    db: Database, guard: Idempotency | None, *, campaign_id: str, approved_by: str
+    db: Database, guard: Idempotency | None, *, campaign_id: str, approved_by: str, audit: Audit | None = None
 ) -> CampaignRow:
     """Approve a PENDING campaign; approving an approved one changes nothing."""
 
@@ -240,4 +262,4 @@ async def approve_campaign(
         assert row is not None
         return CampaignRow(**dict(row))
 
-    return await _write_once(db, guard, CampaignRow, write)
+    return await _write_once(db, guard, CampaignRow, write, audit)

@@ -6,7 +6,7 @@ Built fresh for every request in the ASGI app; nothing here outlives it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import asyncpg
 
@@ -17,7 +17,14 @@ from gateway.resolvers.loaders import Loaders
 from gateway.schema.errors import BadUserInputError, ServiceUnavailableError
 
 if TYPE_CHECKING:
+    from gateway.audit.chain import EventContent
     from gateway.authz.decide import Authorizer
+
+
+class AuditRecorder(Protocol):
+    """Appends this request's events inside a write's transaction (``gateway.audit.AuditWriter``)."""
+
+    async def record_within(self, conn: Any, ctx: RequestContext, operation_name: str | None) -> int: ...
 
 
 @dataclass
@@ -85,6 +92,8 @@ class Decisions:
         if decision is None:
             try:
                 facts = await self.loaders.facts.load(customer_id)
+            except asyncpg.QueryCanceledError:
+                raise  # the statement timeout: the request is past its budget (504)
             except DATABASE_ERRORS as exc:
                 raise ServiceUnavailableError("customer facts unavailable") from exc
             return self.check_loaded(customer_id, category, service_category, facts)
@@ -134,6 +143,10 @@ class RequestContext:
     max_page_size: int = 100
     max_usage_page: int = 500
     pool: asyncpg.Pool | None = None
+    # Set by the endpoint: a mutation appends its events in its own transaction.
+    audit: AuditRecorder | None = None
+    # The events already committed with a write (the endpoint skips them).
+    audit_committed: tuple[EventContent, ...] | None = None
 
     def _binding(self, connection: str, filter: object) -> bytes:
         campaign = self.campaign.id if self.campaign else None

@@ -11,6 +11,11 @@ sending the same key and request gets the first result back, and nothing is
 written twice; the key reused for a different request is ``BAD_USER_INPUT``.
 A request carries one mutation: with several, an error in one would hide the
 writes of the others (their results are non-null), so retries would double them.
+
+The request's audit events are appended inside the write's transaction
+(``RequestContext.audit``): the change and its record commit together, so
+there is never a committed change without its record, nor a 503 after a
+committed write because the record failed afterwards.
 """
 
 from __future__ import annotations
@@ -68,16 +73,31 @@ def _guard(ctx: RequestContext, operation: str, params: dict[str, Any]) -> write
     return writes.idempotency(ctx.client, key, operation, params)
 
 
+def _audit(ctx: RequestContext, operation_name: str | None) -> writes.Audit | None:
+    """Appends this request's events on the write's connection (None: no recorder, the endpoint records)."""
+    recorder = ctx.audit
+    if recorder is None:
+        return None
+    return lambda conn: recorder.record_within(conn, ctx, operation_name)
+
+
+def operation_name(info: Info) -> str | None:
+    """The name the audit trail gives this operation (as the endpoint does)."""
+    name = info.operation.name
+    return name.value if name is not None else None
+
+
 async def _write(
     ctx: RequestContext,
     operation: str,
     params: dict[str, Any],
-    write: Callable[[writes.Idempotency | None], Awaitable[Row]],
+    write: Callable[[writes.Idempotency | None, writes.Audit | None], Awaitable[Row]],
+    name: str | None,
 ) -> Row:
-    """Run ``write(guard)``, turning refusals into ``BAD_USER_INPUT`` errors naming the field."""
+    """Run ``write(guard, audit)``, turning refusals into ``BAD_USER_INPUT`` errors naming the field."""
     guard = _guard(ctx, operation, params)
     try:
-        return await write(guard)
+        return await write(guard, _audit(ctx, name))
     except writes.WriteRefused as exc:
         raise BadUserInputError(f"`{exc.field}` {exc.message}") from None
     except writes.IdempotencyConflict:
@@ -97,7 +117,7 @@ async def _customer(ctx: RequestContext, raw: strawberry.ID) -> int:
     return customer_id
 
 
-async def record_cpni_approval(ctx: RequestContext, data: CpniApprovalInput) -> ApprovalRow:
+async def record_cpni_approval(ctx: RequestContext, data: CpniApprovalInput, name: str | None = None) -> ApprovalRow:
     channel = data.channel.strip()
     if not channel or len(channel) > MAX_CHANNEL_LENGTH:
         raise BadUserInputError(f"`input.channel` must be 1 to {MAX_CHANNEL_LENGTH} characters")
@@ -107,7 +127,7 @@ async def record_cpni_approval(ctx: RequestContext, data: CpniApprovalInput) -> 
         ctx,
         Action.RECORD_CPNI_APPROVAL.value,
         {"customerId": customer_id, "status": status, "scope": scope, "channel": channel},
-        lambda guard: writes.record_approval(
+        lambda guard, audit: writes.record_approval(
             ctx.loaders.db,
             guard,
             customer_id=customer_id,
@@ -115,12 +135,14 @@ async def record_cpni_approval(ctx: RequestContext, data: CpniApprovalInput) -> 
             scope=scope,
             channel=channel,
             recorded_by=ctx.client,
+            audit=audit,
         ),
+        name,
     )
     return row
 
 
-async def record_cpni_notice(ctx: RequestContext, data: CpniNoticeInput) -> NoticeRow:
+async def record_cpni_notice(ctx: RequestContext, data: CpniNoticeInput, name: str | None = None) -> NoticeRow:
     sent_at = aware(data.sent_at, "input.sentAt")
     if sent_at > datetime.now(UTC) + CLOCK_SKEW:
         raise BadUserInputError("`input.sentAt` must not be in the future")
@@ -130,21 +152,22 @@ async def record_cpni_notice(ctx: RequestContext, data: CpniNoticeInput) -> Noti
         ctx,
         Action.RECORD_CPNI_NOTICE.value,
         params,
-        lambda guard: writes.record_notice(
+        lambda guard, audit: writes.record_notice(
             ctx.loaders.db, guard, customer_id=customer_id, sent_at=sent_at, method=data.method.value,
-            recorded_by=ctx.client,
+            recorded_by=ctx.client, audit=audit,
         ),
+        name,
     )
     return row
 
 
-async def create_campaign(ctx: RequestContext, data: CampaignInput) -> CampaignRow:
+async def create_campaign(ctx: RequestContext, data: CampaignInput, name: str | None = None) -> CampaignRow:
     request = campaign_request(ctx, data)
     row: CampaignRow = await _write(
         ctx,
         Action.CREATE_CAMPAIGN.value,
         request.params(),
-        lambda guard: writes.create_campaign(
+        lambda guard, audit: writes.create_campaign(
             ctx.loaders.db,
             guard,
             name=request.name,
@@ -156,12 +179,14 @@ async def create_campaign(ctx: RequestContext, data: CampaignInput) -> CampaignR
             starts_at=request.starts_at,
             ends_at=request.ends_at,
             created_by=ctx.client,
+            audit=audit,
         ),
+        name,
     )
     return row
 
 
-async def approve_campaign(ctx: RequestContext, raw_id: strawberry.ID) -> CampaignRow:
+async def approve_campaign(ctx: RequestContext, raw_id: strawberry.ID, name: str | None = None) -> CampaignRow:
     campaign_id = str(raw_id).strip()
     if not campaign_id or len(campaign_id) > MAX_KEY_LENGTH:
         raise BadUserInputError("`id` names no campaign")
@@ -169,9 +194,10 @@ async def approve_campaign(ctx: RequestContext, raw_id: strawberry.ID) -> Campai
         ctx,
         Action.APPROVE_CAMPAIGN.value,
         {"id": campaign_id},
-        lambda guard: writes.approve_campaign(
-            ctx.loaders.db, guard, campaign_id=campaign_id, approved_by=ctx.client
+        lambda guard, audit: writes.approve_campaign(
+            ctx.loaders.db, guard, campaign_id=campaign_id, approved_by=ctx.client, audit=audit
         ),
+        name,
     )
     return row
 
@@ -185,7 +211,7 @@ class Mutation:
         description="Append a CPNI approval record (customer care); it decides from the next request on.",
     )
     async def record_cpni_approval(self, info: Info, input: CpniApprovalInput) -> CpniApproval:
-        return await record_cpni_approval(info.context, input)  # type: ignore[return-value]
+        return await record_cpni_approval(info.context, input, operation_name(info))  # type: ignore[return-value]
 
     @field(  # type: ignore[untyped-decorator]
         CONSENT,
@@ -193,7 +219,7 @@ class Mutation:
         description="Append an opt-out notice record (customer care).",
     )
     async def record_cpni_notice(self, info: Info, input: CpniNoticeInput) -> CpniNotice:
-        return await record_cpni_notice(info.context, input)  # type: ignore[return-value]
+        return await record_cpni_notice(info.context, input, operation_name(info))  # type: ignore[return-value]
 
     @field(  # type: ignore[untyped-decorator]
         PUBLIC,
@@ -201,7 +227,7 @@ class Mutation:
         description="Record a marketing campaign (marketing divisions); PENDING until approved.",
     )
     async def create_campaign(self, info: Info, input: CampaignInput) -> Campaign:
-        return await create_campaign(info.context, input)  # type: ignore[return-value]
+        return await create_campaign(info.context, input, operation_name(info))  # type: ignore[return-value]
 
     @field(  # type: ignore[untyped-decorator]
         PUBLIC,
@@ -209,4 +235,4 @@ class Mutation:
         description="Approve a campaign after supervisory review (privacy office, 64.2009(d)).",
     )
     async def approve_campaign(self, info: Info, id: strawberry.ID) -> Campaign:
-        return await approve_campaign(info.context, id)  # type: ignore[return-value]
+        return await approve_campaign(info.context, id, operation_name(info))  # type: ignore[return-value]

@@ -144,7 +144,7 @@ async def test_a_chain_rewritten_with_fresh_hashes_disagrees_with_its_checkpoint
         content = event(row["seq"] - 1, row["request_id"])
         if row["seq"] == 2:
             content = EventContent(**{**content.__dict__, "disclosed": ("PUBLIC",)})
-        digest = link(prev, chain, row["seq"], row["at"], content.digest())
+        digest = link(prev, chain, row["seq"], row["at"], content.digest(), row["id"])
         statements.append(
             f"UPDATE audit_events SET disclosed = '{{{','.join(content.disclosed)}}}', "
             f"prev_hash = '\\x{prev.hex()}', hash = '\\x{digest.hex()}' WHERE id = {row['id']}"

@@ -16,6 +16,7 @@ from gateway.auth import issue_token
 from gateway.authz.model import Division, Purpose, Regime
 from gateway.authz.policy import load_policy
 from gateway.config import Settings
+from gateway.db import gateway_login_url
 from tests.keys import TEST_CURSOR_KEY, TEST_JWT_SECRET
 
 
@@ -71,15 +72,15 @@ async def _started(settings: Settings, database_url: str) -> AsyncIterator[Gatew
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def gateway(settings: Settings, database_url: str) -> AsyncIterator[Gateway]:
-    """The gateway under the default (opt-out) regime."""
-    async for gw in _started(replace(settings, server_timing=True), database_url):
+    """The gateway under the default (opt-out) regime, logged in as the non-owner gateway role."""
+    async for gw in _started(replace(settings, server_timing=True), await gateway_login_url(database_url)):
         yield gw
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def opt_in_gateway(settings: Settings, database_url: str) -> AsyncIterator[Gateway]:
     """The same gateway under the attorneys general's opt-in regime."""
-    async for gw in _started(replace(settings, regime=Regime.OPT_IN), database_url):
+    async for gw in _started(replace(settings, regime=Regime.OPT_IN), await gateway_login_url(database_url)):
         yield gw
 
 
