@@ -6,6 +6,7 @@ and kept on ``app.state``; per-request state is built by the endpoint.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -27,7 +28,8 @@ from gateway.authz.decide import Authorizer
 from gateway.authz.policy import PolicyBundle, load_policy
 from gateway.campaigns import CampaignGate
 from gateway.config import Settings, load_settings
-from gateway.db import create_pool, resolve_gateway_url
+from gateway.db import close_pool, create_pool, resolve_gateway_url
+from gateway.drain import CancelledAnswer, Drain
 from gateway.endpoint import GraphQLEndpoint
 from gateway.keys import require_keys
 from gateway.metrics import Metrics
@@ -118,6 +120,8 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     runtime = _runtime(request)
     checks: dict[str, str] = {"policy": "ok" if runtime.authorizer is not None else "missing"}
+    if request.app.state.drain.draining:  # shutting down: send traffic elsewhere (gateway/drain.py)
+        checks["shutdown"] = "draining"
     try:
         async with runtime.pool.acquire() as conn:
             await conn.fetchval("SELECT 1")
@@ -138,8 +142,13 @@ async def policy_page(request: Request) -> Response:
     return HTMLResponse(await _runtime(request).policy_page.html())
 
 
-def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> Starlette:
-    """The gateway as an ASGI app; state is built when the lifespan starts."""
+def create_app(
+    settings: Settings | None = None, *, database_url: str | None = None, drain: Drain | None = None
+) -> Starlette:
+    """The gateway as an ASGI app; state is built when the lifespan starts.
+
+    ``drain``: set by the server on SIGTERM; ``/readyz`` then answers 503.
+    """
     settings = settings or load_settings()
 
     @contextlib.asynccontextmanager
@@ -172,8 +181,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         try:
             yield
         finally:
-            await audit.close()
-            await pool.close()
+            # Bounded: shutdown keeps its deadline (gateway/drain.py).
+            await asyncio.gather(audit.close(), close_pool(pool))
 
     app = Starlette(
         routes=[
@@ -186,6 +195,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
+    app.add_middleware(CancelledAnswer)  # outermost: shutdown cancels requests (gateway/drain.py)
+    app.state.drain = drain or Drain()
     return app
 
 

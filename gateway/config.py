@@ -61,6 +61,8 @@ class Settings:
     audit_retention_days: int = 730
     server_timing: bool = False
     planner: bool = True
+    # SIGTERM: drain (requests in flight finish, /readyz 503) at most this long.
+    shutdown_timeout_s: float = 30.0
     limits: Limits = field(default_factory=Limits)
 
     def with_overrides(self, **changes: Any) -> Settings:
@@ -186,5 +188,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         audit_retention_days=_parse(env, "AUDIT_RETENTION_DAYS", _positive_int, 730),
         server_timing=_parse(env, "SERVER_TIMING", _bool, False),
         planner=_parse(env, "PLANNER", _bool, True),
+        shutdown_timeout_s=_parse(env, "SHUTDOWN_TIMEOUT", _positive_float, 30.0),
         limits=limits,
     )

@@ -16,6 +16,7 @@ separately as the owner (``cpni-gateway db migrate``).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import warnings
 from dataclasses import dataclass
@@ -149,6 +150,18 @@ async def create_pool(settings: Settings, dsn: str, **overrides: Any) -> asyncpg
         raise DatabaseError(f"could not connect to PostgreSQL: {type(exc).__name__}") from None
     assert pool is not None
     return pool
+
+
+async def close_pool(pool: asyncpg.Pool, *, timeout_s: float = 1.0) -> None:
+    """Close ``pool``, waiting at most ``timeout_s`` for connections still busy, then cut them.
+
+    At shutdown the requests still running have been cancelled; a connection
+    whose query is being cancelled must not hold the process past its deadline.
+    """
+    try:
+        await asyncio.wait_for(pool.close(), timeout_s)
+    except TimeoutError:
+        pool.terminate()
 
 
 @dataclass(frozen=True)

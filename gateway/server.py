@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from gateway.auth import issue_token
 from gateway.authz.policy import PolicyError, load_policy
 from gateway.config import ConfigError, Settings, load_settings
 from gateway.db import DatabaseError, create_pool, gateway_login_url, migrate, resolve_database_url
+from gateway.drain import Drain, DrainingServer
 from gateway.keys import require_keys, with_demo_keys
 
 DEMO_CUSTOMERS = 10_000
@@ -98,7 +100,9 @@ def run(*, demo: bool, host: str | None, port: int | None, workers: int | None, 
         assert settings.jwt_secret is not None and settings.cursor_key is not None
         os.environ.setdefault("CPNI_GATEWAY_JWT_SECRET", settings.jwt_secret)
         os.environ.setdefault("CPNI_GATEWAY_CURSOR_KEY", settings.cursor_key)
+    deadline = settings.shutdown_timeout_s
     if settings.workers > 1:
+        # Each worker finishes its requests within the deadline on SIGTERM.
         uvicorn.run(
             "gateway.app:asgi_factory",
             factory=True,
@@ -107,10 +111,13 @@ def run(*, demo: bool, host: str | None, port: int | None, workers: int | None, 
             workers=settings.workers,
             log_level="info",
             access_log=False,
+            timeout_graceful_shutdown=math.ceil(deadline),
         )
     else:
         from gateway.app import create_app  # noqa: PLC0415
 
-        app = create_app(settings, database_url=dsn)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
+        drain = Drain()
+        app = create_app(settings, database_url=dsn, drain=drain)
+        config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
+        DrainingServer(config, drain, deadline).run()
     sys.exit(0)

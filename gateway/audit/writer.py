@@ -27,7 +27,7 @@ from asyncpg.pool import PoolConnectionProxy
 from gateway.audit.chain import EventContent
 from gateway.authz.model import Category, Regime
 from gateway.config import Settings
-from gateway.db import DatabaseError, create_pool
+from gateway.db import DatabaseError, close_pool, create_pool
 from gateway.resolvers.database import DATABASE_ERRORS
 
 if TYPE_CHECKING:
@@ -217,7 +217,7 @@ class AuditWriter:
 
     async def close(self) -> None:
         if self._owns_pool:
-            await self.pool.close()
+            await close_pool(self.pool)
 
     async def record(
         self,
