@@ -12,10 +12,15 @@ How (modules):
 
 - ``writer``: the events of a request go to ``audit_append()`` in one
   statement, on a small pool of its own acting as ``cpni_gateway_app``, and
-  commit before the response is built. Any failure raises
-  :class:`AuditUnavailable`: the endpoint answers 503 with no data.
+  commit before the response is built. A mutation appends its events inside
+  the transaction of its write instead (``record_within``): the change and
+  its record commit together or not at all. Any failure raises
+  :class:`AuditUnavailable`: the endpoint answers 503 with no data. A
+  request refused for bad input still records the denials it decided.
 - ``chain``: the canonical content of an event, its digest and the link
-  ``hash = sha256(prev_hash || chain || seq || at || digest)``. Pure.
+  ``hash = sha256(prev_hash || chain || seq || at || id || digest)`` (link
+  version 2, since migration 0004; older events keep version 1, without
+  the id). Pure.
 - ``verify``: walks each chain from its genesis or retention checkpoint and
   names the first broken event; records verified checkpoints.
 - ``retention``: drops whole monthly partitions past the retention period,
@@ -45,14 +50,18 @@ Append-only: triggers refuse UPDATE, DELETE and TRUNCATE on the events and
 checkpoints (even for the owner) and let chain heads only move forward; the
 role ``cpni_gateway_app`` holds no table privilege at all, only EXECUTE on
 ``audit_append()`` (SECURITY DEFINER) and ``audit_ensure_partitions()``.
+Only a superuser or the owner can switch the triggers off, and the gateway
+is neither (least privilege, see ``gateway.db``).
 
-Deploying: the migrations create ``cpni_gateway_app`` (NOLOGIN) when the
-migrating role may create roles. In production run migrations as the owner
-role and let the gateway log in as a separate, non-owner role that is a
-member of ``cpni_gateway_app`` (``CREATE ROLE cpni_gateway LOGIN IN ROLE
-cpni_gateway_app``) and holds SELECT/INSERT on the customer tables only.
-The gateway refuses to start when it cannot act as that role or the role
-may not call ``audit_append()``. Run ``cpni-gateway audit prune`` daily: it
+Deploying: the migrations create ``cpni_gateway_app`` and
+``cpni_gateway_request`` (NOLOGIN; the latter holds the request path's
+table privileges, SELECT on ``audit_events`` included) when the migrating
+role may create roles. In production run migrations as the owner role and
+let the gateway log in as a separate role that owns nothing, is no
+superuser and is a member of both (``CREATE ROLE cpni_gateway LOGIN IN ROLE
+cpni_gateway_app, cpni_gateway_request``); the embedded demo does exactly
+that. The gateway refuses to start when it cannot act as
+``cpni_gateway_app`` or that role may not call ``audit_append()``. Run ``cpni-gateway audit prune`` daily: it
 keeps partitions three months ahead (a DEFAULT partition catches anything
 else) and applies the retention (``CPNI_GATEWAY_AUDIT_RETENTION_DAYS``,
 default 730). Export checkpoints' hashes (``audit verify`` output, or the

@@ -310,7 +310,7 @@ async def test_each_root_field_that_reads_customer_data_leaves_an_event_naming_t
     assert mine["disclosed"], "a disclosure is recorded with its categories"
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics", "/graphql"])
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics", "/graphql", "/policy"])
 async def test_routes_that_disclose_no_customer_data_carry_none(
     gateway: Gateway, pool: asyncpg.Pool, path: str
 ) -> None:
