@@ -26,7 +26,6 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-import pytest_asyncio
 from starlette.applications import Starlette
 
 from gateway.app import Runtime, create_app
@@ -38,20 +37,14 @@ from tests.audit.conftest import Cli
 from tests.audit.test_verify import tamper
 from tests.consent.calls import RECORD_APPROVAL, RECORD_NOTICE
 from tests.databases import create_database, drop_database, throwaway_database
-from tests.e2e.conftest import Gateway, _started
+from tests.e2e.conftest import Gateway
 from tests.factories import make_customer
+from tests.keys import TEST_CURSOR_KEY, TEST_JWT_SECRET
 
 APPEND = "audit_append(integer, text, text, text, text, text, text, text, audit_event_in[])"
 FAST = Limits(statement_timeout_s=1.0, pool_acquire_timeout_s=1.0)
 # Words that would tell a caller how the store failed.
 DRIVER_TEXT = ("asyncpg", "audit_append", "permission", "trigger", "postgres", "SELECT", "INSERT", "Traceback")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def gateway(settings: Settings, database_url: str) -> AsyncIterator[Gateway]:
-    """The gateway on the session database, logged in as the gateway role."""
-    async for gw in _started(settings, await gateway_login_url(database_url)):
-        yield gw
 
 
 @dataclass
@@ -68,7 +61,7 @@ class Isolated:
 async def isolated(server_url: str) -> AsyncIterator[Isolated]:
     async with throwaway_database(server_url, "cpni_sec_audit") as url:
         login = await gateway_login_url(url)
-        settings = Settings(database_url=login, limits=FAST)
+        settings = Settings(database_url=login, limits=FAST, jwt_secret=TEST_JWT_SECRET, cursor_key=TEST_CURSOR_KEY)
         app: Starlette = create_app(settings, database_url=login)
         owner = await asyncpg.create_pool(url, min_size=1, max_size=2)
         try:
