@@ -26,6 +26,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import pytest_asyncio
 from starlette.applications import Starlette
 
 from gateway.app import Runtime, create_app
@@ -404,45 +405,55 @@ async def test_events_written_before_the_id_was_chained_still_verify(server_url:
 # -- least privilege: the process serving requests cannot switch the audit off --
 
 # What an attacker holding the gateway's connections would try.
-SWITCH_OFF = [
-    "ALTER TABLE audit_events DISABLE TRIGGER ALL",
-    "ALTER TABLE audit_events DISABLE TRIGGER USER",
-    "ALTER TABLE audit_events_default DISABLE TRIGGER audit_events_append_only",
-    "DROP TRIGGER audit_events_append_only ON audit_events",
-    "SET session_replication_role = replica",
-    "UPDATE audit_events SET disclosed = '{}'",
-    "DELETE FROM audit_events",
-    "TRUNCATE audit_events",
-    "UPDATE audit_chain_heads SET seq = 0",
-    "INSERT INTO audit_events (at, chain, seq, request_id, client, division, purpose, regime, disclosed, denied,"
-    " policy_ids, prev_hash, hash) VALUES (now(), 0, 99, 'r', 'c', 'd', 'p', 'opt_out', '{}', '{}', '{}',"
-    " '\\x00', '\\x00')",
-    "CREATE OR REPLACE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
-    "SET ROLE postgres",
-]
+SWITCH_OFF = {
+    "disable all triggers": "ALTER TABLE audit_events DISABLE TRIGGER ALL",
+    "disable user triggers": "ALTER TABLE audit_events DISABLE TRIGGER USER",
+    "disable a partition's trigger": "ALTER TABLE audit_events_default DISABLE TRIGGER audit_events_append_only",
+    "drop the trigger": "DROP TRIGGER audit_events_append_only ON audit_events",
+    "replica mode skips triggers": "SET session_replication_role = replica",
+    "update an event": "UPDATE audit_events SET disclosed = '{}'",
+    "delete events": "DELETE FROM audit_events",
+    "truncate": "TRUNCATE audit_events",
+    "rewind a chain head": "UPDATE audit_chain_heads SET seq = 0",
+    "insert around the chain": "INSERT INTO audit_events (at, chain, seq, request_id, client, division, purpose,"
+    " regime, disclosed, denied, policy_ids, prev_hash, hash) VALUES (now(), 0, 99, 'r', 'c', 'd', 'p', 'opt_out',"
+    " '{}', '{}', '{}', '\\x00', '\\x00')",
+    "replace the guard function": "CREATE OR REPLACE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql"
+    " AS $$ BEGIN RETURN NEW; END $$",
+    "become the superuser": "SET ROLE postgres",
+}
 
 
-@pytest.mark.parametrize("sql", SWITCH_OFF)
-async def test_the_request_pool_is_no_superuser_and_cannot_switch_the_audit_off(server_url: str, sql: str) -> None:
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def locked_down(server_url: str) -> AsyncIterator[Isolated]:
+    """One isolated gateway for the attempts below (each is refused, so they share it)."""
     async with isolated(server_url) as env:
-        for pool in (env.runtime.pool, env.runtime.endpoint.audit.pool):
-            async with pool.acquire() as conn:
-                who = await conn.fetchrow(
-                    "SELECT session_user AS login, current_user AS acting,"
-                    " (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) AS superuser"
-                )
-                assert who["login"] == GATEWAY_LOGIN_ROLE
-                assert who["superuser"] is False
-                with pytest.raises((asyncpg.InsufficientPrivilegeError, asyncpg.UndefinedObjectError)):
-                    async with conn.transaction():
-                        await conn.execute(sql)
-        # The trail still refuses changes, and the gateway still records.
-        made = await make_customer(env.owner)
-        response = await env.gateway.query(
-            "query($id: ID!) { customer(id: $id) { name } }", division="customer_care", variables={"id": str(made.id)}
-        )
-        assert response.status_code == 200
-        assert len(await events_of(env.owner, response)) == 1
+        yield env
+
+
+@pytest.mark.parametrize("attempt", list(SWITCH_OFF))
+async def test_the_request_pool_is_no_superuser_and_cannot_switch_the_audit_off(
+    locked_down: Isolated, attempt: str
+) -> None:
+    env = locked_down
+    for pool in (env.runtime.pool, env.runtime.endpoint.audit.pool):
+        async with pool.acquire() as conn:
+            who = await conn.fetchrow(
+                "SELECT session_user AS login, (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) AS su"
+            )
+            assert (who["login"], who["su"]) == (GATEWAY_LOGIN_ROLE, False)
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                async with conn.transaction():
+                    await conn.execute(SWITCH_OFF[attempt])
+    # The trail still refuses changes, and the gateway still records.
+    made = await make_customer(env.owner)
+    response = await env.gateway.query(
+        "query($id: ID!) { customer(id: $id) { name } }", division="customer_care", variables={"id": str(made.id)}
+    )
+    assert response.status_code == 200
+    assert len(await events_of(env.owner, response)) == 1
+    assert await env.owner.fetchval("SELECT count(*) FROM pg_trigger WHERE tgname = 'audit_events_append_only'"
+                                    " AND tgenabled = 'O'") >= 1
 
 
 async def test_the_gateway_login_owns_nothing_and_may_not_create_or_grant(server_url: str) -> None:
