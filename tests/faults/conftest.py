@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,8 @@ from tests.faults.stack import Postgres
 @pytest.fixture(scope="package")
 def postgres() -> Iterator[Postgres]:
     # A short path: the server's Unix socket lives in it.
-    server = Postgres(Path(tempfile.mkdtemp(prefix="cpni-faults-")))
+    data_dir = Path(tempfile.mkdtemp(prefix="cpni-faults-"))
+    server = Postgres(data_dir)
     yield server
     server.cleanup()
+    shutil.rmtree(data_dir, ignore_errors=True)  # the gateways' logs
