@@ -19,7 +19,7 @@ import logging
 import time
 import zlib
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -45,7 +45,7 @@ PARTITION_CHECK_INTERVAL_S = 6 * 3600.0
 CATEGORY_ORDER = {c: i for i, c in enumerate(Category)}
 Names = tuple[str, ...]
 # A plain connection or one lent by a pool.
-Connection = asyncpg.Connection | PoolConnectionProxy
+Connection: TypeAlias = "asyncpg.Connection | PoolConnectionProxy[Any]"
 
 PARTITION_LOCK_TIMEOUT_MS = 200
 APPEND_SIGNATURE = "audit_append(integer, text, text, text, text, text, text, text, audit_event_in[])"

@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, TypeAlias, TypeVar, get_type_hints
 
 import asyncpg
 import orjson
@@ -28,7 +28,7 @@ from gateway.resolvers.database import Database
 from gateway.resolvers.rows import ApprovalRow, CampaignRow, NoticeRow
 
 # A plain connection or one lent by the pool: the writes use either.
-Conn = asyncpg.Connection | PoolConnectionProxy
+Conn: TypeAlias = "asyncpg.Connection | PoolConnectionProxy[Any]"
 
 R = TypeVar("R", ApprovalRow, NoticeRow, CampaignRow)
 # Appends the request's audit events on the write's connection, in its transaction.
