@@ -201,11 +201,11 @@ class Load:
 
     async def run(self, seconds: float) -> list[Outcome]:
         token = self.gateway.token()
-        stop_at = time.monotonic() + seconds
         counter = iter(range(10**9))
+        stop_at = 0.0
 
         async def client_loop(client: httpx.AsyncClient) -> None:
-            while time.monotonic() < stop_at:
+            while True:  # at least one request per client, however slow the start
                 n = next(counter)
                 customer = self.customer_ids[n % len(self.customer_ids)]
                 channel = None
@@ -226,8 +226,11 @@ class Load:
                 except httpx.TransportError:
                     self.outcomes.append(Outcome(kind, 0, "", None, channel))
                     await asyncio.sleep(0.05)
+                if time.monotonic() >= stop_at:
+                    return
 
         async with httpx.AsyncClient(base_url=self.gateway.base_url, timeout=30.0) as client:
+            stop_at = time.monotonic() + seconds
             await asyncio.gather(*(client_loop(client) for _ in range(self.concurrency)))
         return self.outcomes
 

@@ -48,7 +48,9 @@ async def test_sigterm_drains_requests_in_flight_with_their_audit_and_fails_read
             took = time.monotonic() - signalled
         finally:
             await postgres.execute(*FAST_CUSTOMERS)
-        assert readyz and set(readyz) == {503}, readyz
+        # A probe may overtake the signal; from the first 503 on, readiness stays failed.
+        draining = readyz[readyz.index(503):] if 503 in readyz else []
+        assert draining and set(draining) == {503}, readyz
         assert len(outcomes) == 4 and all(o.status == 200 and o.carries_data for o in outcomes), outcomes
         assert returncode == 0
         assert took < 10
@@ -61,7 +63,7 @@ async def test_the_shutdown_deadline_bounds_the_drain(postgres: Postgres) -> Non
     gateway = await start_gateway(postgres, shutdown_timeout="1")
     try:
         ids = await customer_ids(postgres)
-        await postgres.execute(SLOW_CUSTOMERS[0], SLOW_CUSTOMERS[1].format(seconds=4))
+        await postgres.execute(SLOW_CUSTOMERS[0], SLOW_CUSTOMERS[1].format(seconds=10))
         try:
             in_flight = asyncio.ensure_future(Load(gateway, ids, concurrency=3).run(0.1))
             await asyncio.sleep(0.5)
@@ -71,10 +73,12 @@ async def test_the_shutdown_deadline_bounds_the_drain(postgres: Postgres) -> Non
             took = time.monotonic() - signalled
             outcomes = await in_flight
         finally:
+            await postgres.terminate_gateway_backends()  # the reads its exit abandoned
             await postgres.execute(*FAST_CUSTOMERS)
-        # Cut off at the deadline: answered 503 (nothing disclosed), then the
-        # pools get at most a second to close.
-        assert took < 3.5, took
+        # Cut off at the deadline (1 s, not the 10 s the reads need): answered
+        # 503 (nothing disclosed); then the pools get at most a second to close.
+        assert all(o.at - signalled < 3.0 for o in outcomes), [round(o.at - signalled, 2) for o in outcomes]
+        assert took < 5.0, took
         assert [o.status for o in outcomes] == [503, 503, 503], [(o.status, o.body) for o in outcomes]
         await assert_invariants(postgres, outcomes, {0: {None}, 503: {"SERVICE_UNAVAILABLE"}})
     finally:
