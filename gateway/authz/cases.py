@@ -15,7 +15,8 @@ A case is one request and its expected outcome::
     policies = ["marketing-opt-out-approval"]   # optional; [] = Cedar's default deny
 
 Facts not given take their neutral value (no service, not terminated,
-residential, approval NONE, no notice, no location approval). Parsing and
+residential, approval NONE, no notice, no location approval, a published
+listing: `listing_published = false` is a customer with a non-published number). Parsing and
 running are pure; `policy.read_cases` reads the files.
 """
 
@@ -44,7 +45,10 @@ _KEYS = frozenset(
     {"name", "division", "purpose", "category", "action", "service_category", "campaign_categories",
      "regime", "facts", "allowed", "policies", "note"}
 )
-_FACTS = frozenset({"subscribed", "terminated", "business", "cpni_approval", "notice_in_window", "location_approved"})
+_FACTS = frozenset(
+    {"subscribed", "terminated", "business", "cpni_approval", "notice_in_window", "location_approved",
+     "listing_published"}
+)
 
 
 class CaseError(ValueError):
@@ -194,6 +198,7 @@ def _facts(raw: object) -> Facts:
     if unknown:
         raise ValueError(f"unknown fact(s) {', '.join(sorted(unknown))}")
     flags = {name: raw.get(name, False) for name in ("terminated", "business", "notice_in_window", "location_approved")}
+    flags["listing_published"] = raw.get("listing_published", True)
     for name, value in flags.items():
         if not isinstance(value, bool):
             raise ValueError(f"fact `{name}` must be true or false")
@@ -204,4 +209,5 @@ def _facts(raw: object) -> Facts:
         cpni_approval=ApprovalStatus(raw.get("cpni_approval", ApprovalStatus.NONE.value)),
         notice_in_window=flags["notice_in_window"],
         location_approved=flags["location_approved"],
+        listing_published=flags["listing_published"],
     )

@@ -32,6 +32,14 @@ LEGEND: Mapping[str, str] = MappingProxyType(
 
 MARKETING_NOTE = "Marketing purposes: every letter also requires that the customer is not TERMINATED."
 
+# SPEC 6.1: only what is published is subscriber list information. A
+# SUBSCRIBER_LIST cell whose outcomes match a letter once "and the listing is
+# published" is added carries that condition too (`published_only`).
+PUBLISHED_NOTE = (
+    "P after a letter (SUBSCRIBER_LIST): the letter also requires that the customer's listing is published; "
+    "a customer with a non-published number has no subscriber list data (47 U.S.C. 222(h)(3))."
+)
+
 # Order matters where letters coincide: S is A for a division without own
 # services, and under the opt-in regime O is I.
 _ORDER = ("D", "A", "S", "T", "I", "O", "X")
@@ -39,20 +47,29 @@ _ORDER = ("D", "A", "S", "T", "I", "O", "X")
 
 def classify(
     outcomes: list[bool], at: list[Point], division: Division, purpose: Purpose, category: Category, regime: Regime
-) -> str:
-    """The legend letter whose condition equals Cedar's outcomes at every point, or `?`."""
+) -> tuple[str, bool]:
+    """The legend letter whose condition equals Cedar's outcomes at every point (or `?`), and `published_only`.
+
+    `published_only` is true for a SUBSCRIBER_LIST cell that matches its
+    letter only with the condition that the customer's listing is published.
+    """
     predicates = _predicates(division, regime)
     # SPEC 6.2: marketing to a terminated customer is D, whatever the letter;
     # PUBLIC (ids, tags) is not customer data and stays readable.
     unless_terminated = purpose.is_marketing and category is not Category.PUBLIC
-    for letter in _ORDER:
-        holds = predicates[letter]
-        expected = [
-            holds(p) and not (unless_terminated and p.facts.terminated) for p in at
-        ]
-        if expected == outcomes:
-            return letter
-    return "?"
+    qualifiers = (False, True) if category is Category.SUBSCRIBER_LIST else (False,)
+    for published_only in qualifiers:
+        for letter in _ORDER:
+            holds = predicates[letter]
+            expected = [
+                holds(p)
+                and not (unless_terminated and p.facts.terminated)
+                and (p.facts.listing_published or not published_only)
+                for p in at
+            ]
+            if expected == outcomes:
+                return letter, published_only and letter != "D"
+    return "?", False
 
 
 def _predicates(division: Division, regime: Regime) -> dict[str, Callable[[Point], bool]]:

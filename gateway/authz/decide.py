@@ -255,6 +255,7 @@ class Authorizer:
                 "cpniApproval": facts.cpni_approval.value,
                 "noticeInWindow": facts.notice_in_window,
                 "locationApproved": facts.location_approved,
+                "listingPublished": facts.listing_published,
             },
         }
         if service_category is not None:

@@ -1,4 +1,9 @@
-"""What a policy change changes: the matrix cells whose letter differs."""
+"""What a policy change changes: the matrix cells whose label differs.
+
+A cell's label is its letter, with `P` when it also requires a published
+listing (`A` -> `AP` when a subscriber-list permit starts reading
+`listingPublished`).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ ABSENT = "-"  # the cell does not exist on that side (division or purpose added 
 
 @dataclass(frozen=True)
 class Change:
-    """One division x purpose x category cell whose letter changed."""
+    """One division x purpose x category cell whose label changed."""
 
     division: str
     purpose: Purpose
@@ -29,11 +34,11 @@ def diff_matrices(old: Matrix, new: Matrix) -> list[Change]:
     before = _index(old.cells)
     after = _index(new.cells)
     changes = [
-        Change(*key, before[key].letter if key in before else ABSENT, cell.letter)
+        Change(*key, before[key].label if key in before else ABSENT, cell.label)
         for key, cell in after.items()
-        if key not in before or before[key].letter != cell.letter
+        if key not in before or before[key].label != cell.label
     ]
-    changes += [Change(*key, cell.letter, ABSENT) for key, cell in before.items() if key not in after]
+    changes += [Change(*key, cell.label, ABSENT) for key, cell in before.items() if key not in after]
     return changes
 
 

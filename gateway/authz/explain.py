@@ -72,6 +72,7 @@ def facts_json(facts: Facts) -> dict[str, Any]:
         "cpniApproval": facts.cpni_approval.value,
         "noticeInWindow": facts.notice_in_window,
         "locationApproved": facts.location_approved,
+        "listingPublished": facts.listing_published,
     }
 
 

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.authz.classify import LEGEND, MARKETING_NOTE, classify
+from gateway.authz.classify import LEGEND, MARKETING_NOTE, PUBLISHED_NOTE, classify
 from gateway.authz.decide import Authorizer
 from gateway.authz.model import Category, Division, Purpose, RecipientClass, Regime
 
@@ -34,6 +34,12 @@ class Cell:
     category: Category
     letter: str
     policy_ids: tuple[str, ...]  # every policy that determined a decision at some point
+    published_only: bool = False  # SUBSCRIBER_LIST: only for a customer whose listing is published
+
+    @property
+    def label(self) -> str:
+        """The letter, with `P` when it also requires a published listing (e.g. `AP`)."""
+        return self.letter + ("P" if self.published_only else "")
 
 
 @dataclass(frozen=True)
@@ -142,8 +148,8 @@ def _cell(
     decisions = authorizer.decide_many(division, purpose, category, at)
     outcomes = [d.allowed for d in decisions]
     ids = tuple(sorted({pid for d in decisions for pid in d.policy_ids}))
-    letter = classify(outcomes, at, division, purpose, category, authorizer.regime)
-    return Cell("" if hypothetical else division.id, purpose, category, letter, ids)
+    letter, published_only = classify(outcomes, at, division, purpose, category, authorizer.regime)
+    return Cell("" if hypothetical else division.id, purpose, category, letter, ids, published_only)
 
 
 
@@ -166,17 +172,20 @@ def render_purpose_table(matrix: Matrix) -> str:
 
 
 def render_markdown(matrix: Matrix) -> str:
-    """The matrix as a markdown document: legend, purpose table, division table."""
+    """The matrix as a markdown document: legend, purpose table, division table with each cell's policies."""
     legend = "\n".join(f"- {letter} = {meaning}" for letter, meaning in LEGEND.items())
     representatives = ", ".join(
         f"{purpose.value}: {_division_label(matrix.purpose_cell(purpose, Category.PUBLIC).division)}"
         for purpose in Purpose
     )
+    published = ", ".join(
+        f"{c.purpose.value} {c.label}" for c in matrix.purpose_cells if c.published_only
+    )
     header = "| division | purpose | " + " | ".join(c.value for c in Category) + " |"
     rows = [header, "|" + "---|" * (len(Category) + 2)]
     for division, purpose in _rows(matrix):
-        letters = [matrix.cell(division, purpose, c).letter for c in Category]
-        rows.append(f"| {division} | {purpose.value} | " + " | ".join(letters) + " |")
+        cells = [_cell_text(matrix.cell(division, purpose, c)) for c in Category]
+        rows.append(f"| {division} | {purpose.value} | " + " | ".join(cells) + " |")
     return "\n".join(
         [
             f"# CPNI policy matrix (regime {matrix.regime.value})",
@@ -185,13 +194,19 @@ def render_markdown(matrix: Matrix) -> str:
             "",
             MARKETING_NOTE,
             "",
+            PUBLISHED_NOTE,
+            "",
             "## By purpose",
             "",
             render_purpose_table(matrix),
             "",
             f"Each row shows a representative division: {representatives}.",
+            *(["", f"Published listings only (P in the division table): {published}."] if published else []),
             "",
             "## By division",
+            "",
+            "Each cell: its letter, then the policies that determine it at some combination of customer facts "
+            "(`policy explain --field Type.field` prints their @cite); `no permit` is Cedar's default deny.",
             "",
             *rows,
             "",
@@ -199,17 +214,29 @@ def render_markdown(matrix: Matrix) -> str:
     )
 
 
+def _cell_text(cell: Cell) -> str:
+    return f"{cell.label} ({', '.join(cell.policy_ids) if cell.policy_ids else 'no permit'})"
+
+
 def render_json(matrix: Matrix) -> str:
     """The matrix as JSON: cells with their letters and determining policies, and the policies."""
 
     def cells(division: str, purpose: Purpose, by_purpose: bool) -> dict[str, Any]:
         pick = matrix.purpose_cell if by_purpose else (lambda p, c: matrix.cell(division, p, c))
-        return {c.value: {"letter": pick(purpose, c).letter, "policies": list(pick(purpose, c).policy_ids)} for c in Category}
+        return {
+            c.value: {
+                "letter": pick(purpose, c).letter,
+                "publishedOnly": pick(purpose, c).published_only,
+                "policies": list(pick(purpose, c).policy_ids),
+            }
+            for c in Category
+        }
 
     document = {
         "regime": matrix.regime.value,
         "legend": dict(LEGEND),
         "note": MARKETING_NOTE,
+        "publishedNote": PUBLISHED_NOTE,
         "purposes": [
             {
                 "purpose": p.value,

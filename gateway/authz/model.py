@@ -141,6 +141,9 @@ class Facts:
     cpni_approval: ApprovalStatus  # latest CPNI-scope approval, NONE if none
     notice_in_window: bool  # an opt-out notice sent >= 30 days and < 2 years ago
     location_approved: bool  # latest LOCATION-scope approval is OPT_IN
+    # The customer's listing is published (a listed number): only then are the
+    # name, number and service address subscriber list information (222(h)(3)).
+    listing_published: bool
 
 
 @dataclass(frozen=True)

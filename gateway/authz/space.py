@@ -25,9 +25,11 @@ CEDAR_ATTRIBUTE: dict[str, str] = {
     "cpni_approval": "cpniApproval",
     "notice_in_window": "noticeInWindow",
     "location_approved": "locationApproved",
+    "listing_published": "listingPublished",
 }
 
 # The value a fact takes when no policy reads it (it then cannot change a decision).
+# A published listing is the ordinary case, so it is the neutral one.
 NEUTRAL = Facts(
     subscribed=frozenset(),
     terminated=False,
@@ -35,6 +37,7 @@ NEUTRAL = Facts(
     cpni_approval=ApprovalStatus.NONE,
     notice_in_window=False,
     location_approved=False,
+    listing_published=True,
 )
 
 
@@ -105,14 +108,16 @@ def points(
         "cpni_approval": [ApprovalStatus.NONE, ApprovalStatus.OPT_OUT, ApprovalStatus.OPT_IN],
         "notice_in_window": booleans,
         "location_approved": booleans,
+        "listing_published": [True, False],
     }
     axes = [
         values[name] if name in read else [getattr(NEUTRAL, name)]
-        for name in ("terminated", "business", "cpni_approval", "notice_in_window", "location_approved")
+        for name in ("terminated", "business", "cpni_approval", "notice_in_window", "location_approved",
+                     "listing_published")
     ]
     for subscribed in subscriptions:
         for combo in itertools.product(*axes):
-            terminated, business, approval, notice, location = combo
+            terminated, business, approval, notice, location, published = combo
             facts = Facts(
                 subscribed=subscribed,
                 terminated=bool(terminated),
@@ -120,6 +125,7 @@ def points(
                 cpni_approval=ApprovalStatus(str(approval)),
                 notice_in_window=bool(notice),
                 location_approved=bool(location),
+                listing_published=bool(published),
             )
             for scope in scopes:
                 yield Point(facts, scope)
@@ -141,6 +147,7 @@ def every_facts(fields: frozenset[str]) -> Iterator[Facts]:
         "cpni_approval": list(ApprovalStatus),
         "notice_in_window": [False, True],
         "location_approved": [False, True],
+        "listing_published": [False, True],
     }
     names = list(CEDAR_ATTRIBUTE)
     axes = [domains[name] if name in fields else [getattr(NEUTRAL, name)] for name in names]

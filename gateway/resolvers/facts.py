@@ -26,6 +26,7 @@ APPROVAL_SHIFT = 7
 APPROVAL_CODES = {ApprovalStatus.NONE: 0, ApprovalStatus.OPT_OUT: 1, ApprovalStatus.OPT_IN: 2}
 NOTICE_IN_WINDOW = 1 << 9
 LOCATION_APPROVED = 1 << 10
+LISTING_PUBLISHED = 1 << 11
 
 # The bits of each `Facts` field: a condition over some fields masks the rest.
 FIELD_MASKS = {
@@ -35,6 +36,7 @@ FIELD_MASKS = {
     "cpni_approval": 3 << APPROVAL_SHIFT,
     "notice_in_window": NOTICE_IN_WINDOW,
     "location_approved": LOCATION_APPROVED,
+    "listing_published": LISTING_PUBLISHED,
 }
 
 
@@ -50,8 +52,18 @@ _APPROVAL_CASE = " ".join(
     f"WHEN '{s.value}' THEN {code << APPROVAL_SHIFT}" for s, code in APPROVAL_CODES.items()
 )
 
-# The facts code of the customer row `c`. The opt-out waiting period and
-# notice lifetime are those of 64.2008(d)(1) and (c).
+# The opt-out waiting period and notice lifetime of 64.2008(d)(1) and (c), for
+# a notice row `n`: the 30-day wait runs from sentAt for an EMAIL notice and
+# from the 3rd day after mailing for a MAIL notice (so 33 days from sentAt);
+# the notice lasts 2 years from sentAt. Every SQL computing the fact uses this.
+NOTICE_WINDOW_SQL = """(
+    n.sent_at <= now() - CASE WHEN n.method = 'MAIL' THEN interval '33 days' ELSE interval '30 days' END
+    AND n.sent_at > now() - interval '2 years'
+)"""
+
+# The facts code of the customer row `c`. A customer's listing is published
+# when it has a listed number (0001_core.sql: listed_phone is NULL for a
+# non-published number).
 FACTS_CODE_SQL = f"""(
   (SELECT coalesce(bit_or(CASE s.category {_SUBSCRIBED_CASE} ELSE 0 END), 0) FROM services s
     WHERE s.customer_id = c.id AND s.status IN ('ACTIVE', 'SUSPENDED'))
@@ -59,10 +71,9 @@ FACTS_CODE_SQL = f"""(
   | CASE WHEN c.segment = 'BUSINESS' THEN {BUSINESS} ELSE 0 END
   | coalesce((SELECT CASE latest {_APPROVAL_CASE} ELSE 0 END FROM (SELECT {_latest_approval("CPNI")} AS latest) l), 0)
   | CASE WHEN EXISTS (SELECT 1 FROM cpni_notices n
-                       WHERE n.customer_id = c.id
-                         AND n.sent_at <= now() - interval '30 days'
-                         AND n.sent_at > now() - interval '2 years') THEN {NOTICE_IN_WINDOW} ELSE 0 END
+                       WHERE n.customer_id = c.id AND {NOTICE_WINDOW_SQL}) THEN {NOTICE_IN_WINDOW} ELSE 0 END
   | CASE WHEN {_latest_approval("LOCATION")} = 'OPT_IN' THEN {LOCATION_APPROVED} ELSE 0 END
+  | CASE WHEN c.listed_phone IS NOT NULL THEN {LISTING_PUBLISHED} ELSE 0 END
 )"""
 
 FACTS_SQL = f"SELECT c.id, {FACTS_CODE_SQL} AS facts_code FROM customers c WHERE c.id = ANY($1::bigint[])"
@@ -76,6 +87,7 @@ def encode(facts: Facts) -> int:
     code |= APPROVAL_CODES[facts.cpni_approval] << APPROVAL_SHIFT
     code |= NOTICE_IN_WINDOW if facts.notice_in_window else 0
     code |= LOCATION_APPROVED if facts.location_approved else 0
+    code |= LISTING_PUBLISHED if facts.listing_published else 0
     return code
 
 
@@ -91,6 +103,7 @@ def decode(code: int) -> Facts:
         cpni_approval=_APPROVAL_BY_CODE[(code >> APPROVAL_SHIFT) & 3],
         notice_in_window=bool(code & NOTICE_IN_WINDOW),
         location_approved=bool(code & LOCATION_APPROVED),
+        listing_published=bool(code & LISTING_PUBLISHED),
     )
 
 

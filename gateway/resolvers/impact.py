@@ -13,10 +13,11 @@ import asyncpg
 
 from gateway.authz.impact import Group
 from gateway.authz.model import ApprovalStatus, Facts, ServiceCategory
+from gateway.resolvers.facts import NOTICE_WINDOW_SQL
 
 # Joins instead of FACTS_SQL's per-customer subqueries: the same facts, but
 # computed for all customers at once (DISTINCT ON walks cpni_approvals_latest).
-POPULATION_SQL = """
+POPULATION_SQL = f"""
 WITH per_customer AS (
     SELECT customer_id,
            array_agg(DISTINCT category ORDER BY category)
@@ -30,24 +31,24 @@ WITH per_customer AS (
     ORDER BY customer_id, scope, recorded_at DESC, id DESC
 ), noticed AS (
     SELECT DISTINCT customer_id
-    FROM cpni_notices
-    WHERE sent_at <= now() - interval '30 days'
-      AND sent_at > now() - interval '2 years'
+    FROM cpni_notices n
+    WHERE {NOTICE_WINDOW_SQL}
 )
 SELECT c.status = 'TERMINATED' AS terminated,
        c.segment = 'BUSINESS' AS business,
-       coalesce(s.subscribed, '{}') AS subscribed,
-       coalesce(s.services, '{}') AS services,
+       coalesce(s.subscribed, '{{}}') AS subscribed,
+       coalesce(s.services, '{{}}') AS services,
        coalesce(cpni.status, 'NONE') AS cpni_approval,
        coalesce(loc.status = 'OPT_IN', false) AS location_approved,
        n.customer_id IS NOT NULL AS notice_in_window,
+       c.listed_phone IS NOT NULL AS listing_published,
        count(*) AS customers
 FROM customers c
 LEFT JOIN per_customer s ON s.customer_id = c.id
 LEFT JOIN latest cpni ON cpni.customer_id = c.id AND cpni.scope = 'CPNI'
 LEFT JOIN latest loc ON loc.customer_id = c.id AND loc.scope = 'LOCATION'
 LEFT JOIN noticed n ON n.customer_id = c.id
-GROUP BY 1, 2, 3, 4, 5, 6, 7
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 """
 
 
@@ -69,6 +70,7 @@ async def population(pool: asyncpg.Pool, *, timeout_s: float = 600.0) -> list[Gr
                 cpni_approval=ApprovalStatus(r["cpni_approval"]),
                 notice_in_window=r["notice_in_window"],
                 location_approved=r["location_approved"],
+                listing_published=r["listing_published"],
             ),
             services=frozenset(ServiceCategory(c) for c in r["services"]),
             customers=r["customers"],

@@ -58,7 +58,7 @@ def test_matrix_formats(run: CliRunner) -> None:
 def test_test_command(run: CliRunner, tmp_path: Path) -> None:
     result = run.invoke(policy, ["test"])
     assert result.exit_code == 0, result.output
-    assert result.output.endswith(" failed (419 cases)\n") and ", 0 failed" in result.output
+    assert result.output.endswith(" failed (430 cases)\n") and ", 0 failed" in result.output
     wrong = tmp_path / "wrong.toml"
     wrong.write_text(
         '[[case]]\nname = "emergency reads usage"\ndivision = "network_ops"\npurpose = "emergency"\n'

@@ -31,8 +31,9 @@ def facts(
     location: bool = False,
     terminated: bool = False,
     business: bool = False,
+    published: bool = True,
 ) -> Facts:
-    return Facts(frozenset(subscribed), terminated, business, approval, notice, location)
+    return Facts(frozenset(subscribed), terminated, business, approval, notice, location, published)
 
 
 def test_fraud_reads_usage_of_opted_out_customer(authz: Authorizer) -> None:

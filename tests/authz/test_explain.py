@@ -17,6 +17,7 @@ def _facts(**changes: object) -> Facts:
         "cpni_approval": ApprovalStatus.NONE,
         "notice_in_window": False,
         "location_approved": False,
+        "listing_published": True,
     }
     return Facts(**{**base, **changes})  # type: ignore[arg-type]
 
@@ -43,6 +44,7 @@ def test_allowed_with_citation(authz: Authorizer) -> None:
         "cpniApproval": "NONE",
         "noticeInWindow": False,
         "locationApproved": False,
+        "listingPublished": True,
     }
 
 

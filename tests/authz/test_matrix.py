@@ -68,7 +68,7 @@ def test_json(matrix: Matrix, bundle: PolicyBundle) -> None:
     assert document["regime"] == "opt_out"
     assert set(document["policies"]) == set(bundle.annotations)
     first = document["purposes"][0]
-    assert first["purpose"] == "provisioning" and first["cells"]["BILLING"] == {"letter": "D", "policies": []}
+    assert first["purpose"] == "provisioning" and first["cells"]["BILLING"] == {"letter": "D", "publishedOnly": False, "policies": []}
     # The HTML page (`--format html`, GET /policy) is tested in tests/policy.
 
 

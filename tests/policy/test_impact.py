@@ -25,13 +25,15 @@ from gateway.resolvers.services import services_by_customer
 
 from .conftest import POLICY_DIR, SEEDED_CUSTOMERS, Cli
 
-_LINE = re.compile(r"^(\w+) (\w+) (\w+): (\S) -> (\S): (\d+) customer\(s\) lose, (\d+) gain(?: \(by service: (.*)\))?$")
+_LINE = re.compile(r"^(\w+) (\w+) (\w+): (\S+) -> (\S+): (\d+) customer\(s\) lose, (\d+) gain(?: \(by service: (.*)\))?$")
 
-# Latest CPNI-scope approval (NONE when there is none) and the notice window of 64.2008.
+# Latest CPNI-scope approval (NONE when there is none) and the notice window of 64.2008
+# (a mailed notice's 30 days run from the 3rd day after mailing).
 _LATEST_CPNI = """coalesce((SELECT a.status FROM cpni_approvals a WHERE a.customer_id = c.id AND a.scope = 'CPNI'
                  ORDER BY a.recorded_at DESC, a.id DESC LIMIT 1), 'NONE')"""
 _NOTICED = """EXISTS (SELECT 1 FROM cpni_notices n WHERE n.customer_id = c.id
-                 AND n.sent_at <= now() - interval '30 days' AND n.sent_at > now() - interval '2 years')"""
+                 AND n.sent_at + CASE n.method WHEN 'MAIL' THEN interval '33 days' ELSE interval '30 days' END <= now()
+                 AND n.sent_at > now() - interval '2 years')"""
 _LOCATION_OPT_IN = """(SELECT a.status FROM cpni_approvals a WHERE a.customer_id = c.id AND a.scope = 'LOCATION'
                  ORDER BY a.recorded_at DESC, a.id DESC LIMIT 1) = 'OPT_IN'"""
 
