@@ -14,6 +14,7 @@ from gateway.resolvers.rows import (
     ConfigurationRow,
     ContactRow,
     CustomerRow,
+    DeviceLocationRow,
     InvoiceRow,
     MoneyRow,
     NoticeRow,
@@ -35,6 +36,7 @@ class Loaders:
     configuration: DataLoader[int, ConfigurationRow | None] = field(init=False)
     usage: DataLoader[UsageKey, list[UsageRow]] = field(init=False)
     usage_summary: DataLoader[tuple[int, str], UsageSummaryRow | None] = field(init=False)
+    last_location: DataLoader[int, list[DeviceLocationRow]] = field(init=False)
     invoices: DataLoader[tuple[int, int], list[InvoiceRow]] = field(init=False)
     balance: DataLoader[int, MoneyRow | None] = field(init=False)
     payment_method: DataLoader[int, PaymentMethodRow | None] = field(init=False)
@@ -51,6 +53,7 @@ class Loaders:
         self.configuration = DataLoader(lambda keys: services.configurations(db, keys))
         self.usage = DataLoader(lambda keys: services.usage(db, keys))
         self.usage_summary = DataLoader(lambda keys: services.usage_summaries(db, keys))
+        self.last_location = DataLoader(lambda keys: services.last_known_locations(db, keys))
         self.invoices = DataLoader(lambda keys: billing.invoices(db, keys))
         self.balance = DataLoader(lambda keys: billing.balances(db, keys))
         self.payment_method = DataLoader(lambda keys: billing.payment_methods(db, keys))

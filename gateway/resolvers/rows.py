@@ -82,6 +82,17 @@ class UsageRow:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceLocationRow:
+    """The most recent cell site one service's device was seen at (LOCATION of that service)."""
+
+    customer_id: int
+    service_id: int
+    service_category: str
+    cell_site: str | None
+    seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class UsageSummaryRow:
     month: str
     calls: int

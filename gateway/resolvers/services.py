@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.resolvers.database import Database
-from gateway.resolvers.rows import ConfigurationRow, ServiceRow, UsageRow, UsageSummaryRow
+from gateway.resolvers.rows import ConfigurationRow, DeviceLocationRow, ServiceRow, UsageRow, UsageSummaryRow
 
 
 async def services_by_customer(db: Database, ids: Sequence[int]) -> list[list[ServiceRow]]:
@@ -107,3 +107,30 @@ async def usage_summaries(
         for r in rows
     }
     return [found.get(k, UsageSummaryRow(k[1], 0, 0, 0)) for k in keys]
+
+
+# The newest usage record with a cell site, per service: one index probe per
+# service (usage_records_service_cell_site, migration 0004), whatever the
+# number of records.
+LAST_LOCATION_SQL = """
+SELECT s.customer_id, s.id AS service_id, s.category AS service_category, l.cell_site, l.started_at AS seen_at
+FROM services s
+CROSS JOIN LATERAL (
+    SELECT u.cell_site, u.started_at
+    FROM usage_records u
+    WHERE u.service_id = s.id AND u.cell_site IS NOT NULL
+    ORDER BY u.started_at DESC
+    LIMIT 1
+) l
+WHERE s.customer_id = ANY($1::bigint[])
+ORDER BY s.customer_id, s.id
+"""
+
+
+async def last_known_locations(db: Database, ids: Sequence[int]) -> list[list[DeviceLocationRow]]:
+    """Per customer id, the latest cell site of each of its services that has one (one round trip)."""
+    rows = await db.fetch(LAST_LOCATION_SQL, list(ids))
+    grouped: dict[int, list[DeviceLocationRow]] = defaultdict(list)
+    for r in rows:
+        grouped[r["customer_id"]].append(DeviceLocationRow(**dict(r)))
+    return [grouped.get(i, []) for i in ids]

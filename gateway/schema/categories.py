@@ -60,6 +60,7 @@ def field(
     *,
     enforce: bool = False,
     service_scoped: bool = False,
+    per_item_service: bool = False,
     description: str | None = None,
     resolver: Any = None,
     **kwargs: Any,
@@ -74,9 +75,9 @@ def field(
     extensions = list(kwargs.pop("extensions", []))
     if enforce:
         assert category is not None
-        extensions.append(Enforce(category, service_scoped=service_scoped))
+        extensions.append(Enforce(category, service_scoped=service_scoped, per_item_service=per_item_service))
     options: dict[str, Any] = {
-        "description": _describe(category, description, service_scoped),
+        "description": _describe(category, description, service_scoped or per_item_service),
         "directives": [directive],
         "extensions": extensions,
         **kwargs,

@@ -17,11 +17,18 @@ from gateway.schema.errors import ForbiddenError
 
 
 class Enforce(FieldExtension):
-    """Authorize ``category`` for the customer (and service) the parent object belongs to."""
+    """Authorize ``category`` for the customer (and service) the parent object belongs to.
 
-    def __init__(self, category: Category, *, service_scoped: bool = False) -> None:
+    ``per_item_service``: the field is a list whose items each belong to one
+    service (``Customer.services``, ``Customer.lastKnownLocation``); its
+    resolver leaves out the items whose service the caller may not see, so
+    the field is decided per service (``schema/fields.py`` reads this).
+    """
+
+    def __init__(self, category: Category, *, service_scoped: bool = False, per_item_service: bool = False) -> None:
         self.category = category
         self.service_scoped = service_scoped
+        self.per_item_service = per_item_service
 
     async def resolve_async(
         self, next_: Callable[..., Any], source: Any, info: Info, **kwargs: Any

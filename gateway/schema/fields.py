@@ -8,9 +8,11 @@ changes category changes what `explain` says.
 A field is *per service* when it describes one service: it sits on a type
 whose data the gateway decides service by service (a type with a field
 enforced per service, e.g. ``Service``, ``UsageRecord``) or on a type only
-reachable through one (``ServiceConfiguration``, ``UsageSummary``), and its
-category is service-scoped. Such a field is decided once per service of the
-customer, with the service's category.
+reachable through one (``ServiceConfiguration``, ``UsageSummary``,
+``DeviceLocation``), and its category is service-scoped; or it is a list
+whose items are each decided with their service (``Customer.services``,
+``Customer.lastKnownLocation``). Such a field is decided once per service of
+the customer, with the service's category.
 
 Used by `explainAccess` and `cpni-gateway policy explain` alike.
 """
@@ -52,7 +54,8 @@ def field_categories(schema: strawberry.Schema) -> dict[str, FieldCategory]:
             if category is None:
                 continue
             name = f"{type_name}.{field_name}"
-            found[name] = FieldCategory(name, category, type_name in per_service and category.service_scoped)
+            scoped = (type_name in per_service or _per_item_service(graphql_field)) and category.service_scoped
+            found[name] = FieldCategory(name, category, scoped)
     return found
 
 
@@ -108,11 +111,17 @@ def _declared(graphql_field: Any) -> Category | None:
 
 
 def _per_service_types(objects: dict[str, GraphQLObjectType]) -> set[str]:
-    """Types holding a field enforced per service, and the object types reachable from them."""
+    """Types holding a field enforced per service, types of per-service items, and what they reach."""
     pending = [
         name
         for name, t in objects.items()
         if any(_enforced_per_service(f) for f in t.fields.values())
+    ]
+    pending += [
+        target.name
+        for t in objects.values()
+        for f in t.fields.values()
+        if _per_item_service(f) and isinstance(target := get_named_type(f.type), GraphQLObjectType)
     ]
     seen: set[str] = set()
     while pending:
@@ -130,3 +139,8 @@ def _per_service_types(objects: dict[str, GraphQLObjectType]) -> set[str]:
 def _enforced_per_service(graphql_field: Any) -> bool:
     definition = graphql_field.extensions.get("strawberry-definition")
     return any(isinstance(e, Enforce) and e.service_scoped for e in getattr(definition, "extensions", ()))
+
+
+def _per_item_service(graphql_field: Any) -> bool:
+    definition = graphql_field.extensions.get("strawberry-definition")
+    return any(isinstance(e, Enforce) and e.per_item_service for e in getattr(definition, "extensions", ()))

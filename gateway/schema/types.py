@@ -13,6 +13,7 @@ from gateway.resolvers.rows import (
     AddressRow,
     ApprovalRow,
     ConfigurationRow,
+    DeviceLocationRow,
     InvoiceRow,
     MoneyRow,
     NoticeRow,
@@ -89,6 +90,15 @@ class UsageSummary:
     calls: int = field(USAGE)
     minutes: int = field(USAGE)
     bytes: BigInt = field(USAGE)
+
+
+@strawberry.type(description="Where the device of one service was last seen: its newest cell site (LOCATION).")
+@categorized(LOCATION)
+class DeviceLocation:
+    service_id: strawberry.ID = field(PUBLIC)
+    service_category: ServiceCategory = field(PUBLIC)
+    cell_site: str | None = field(LOCATION, description="The cell site.")
+    seen_at: datetime = field(LOCATION, description="When the device was seen there.")
 
 
 @strawberry.type(description="A service the customer buys.")
@@ -197,7 +207,7 @@ class Customer:
         return row  # type: ignore[return-value]
 
     @field(  # type: ignore[untyped-decorator]
-        SERVICE, enforce=True, description="Services the caller may see for its purpose."
+        SERVICE, enforce=True, per_item_service=True, description="Services the caller may see for its purpose."
     )
     async def services(self: Any, info: Info) -> list[Service] | None:
         rows: list[ServiceRow] = await info.context.loaders.services.load(self.id)
@@ -206,6 +216,23 @@ class Customer:
         for row in rows:
             # A service outside the caller's relationship is left out, not an error.
             if (await decisions.check(row.customer_id, SERVICE, row.category)).allowed:
+                visible.append(row)
+        return visible  # type: ignore[return-value]
+
+    @field(  # type: ignore[untyped-decorator]
+        LOCATION,
+        enforce=True,
+        per_item_service=True,
+        description="The newest cell site of each of the customer's services that has one; a service the "
+        "caller may not see the location of is left out.",
+    )
+    async def last_known_location(self: Any, info: Info) -> list[DeviceLocation] | None:
+        rows: list[DeviceLocationRow] = await info.context.loaders.last_location.load(self.id)
+        decisions = info.context.decisions
+        visible = []
+        for row in rows:
+            # Each device is location data of its own service (like UsageRecord.cellSite).
+            if (await decisions.check(row.customer_id, LOCATION, row.service_category)).allowed:
                 visible.append(row)
         return visible  # type: ignore[return-value]
 
