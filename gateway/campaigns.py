@@ -16,17 +16,12 @@ from __future__ import annotations
 import asyncpg
 
 from gateway.auth import AuthError, Caller
-from gateway.authz.model import Category, Purpose
+from gateway.authz.model import Purpose
+from gateway.resolvers.campaigns import USABLE_CAMPAIGN_SQL, known_categories
 from gateway.schema.context import Campaign
 
 # Longer ids are refused without asking the database.
 MAX_CAMPAIGN_ID_LENGTH = 200
-
-CAMPAIGN_SQL = """
-SELECT categories FROM campaigns
-WHERE id = $1 AND division = $2 AND purpose = $3 AND status = 'APPROVED'
-  AND starts_at <= now() AND now() < ends_at
-"""
 
 
 def campaign_required() -> AuthError:
@@ -60,9 +55,7 @@ class CampaignGate:
         if not campaign_id or len(campaign_id) > MAX_CAMPAIGN_ID_LENGTH:
             raise campaign_required()
         async with self.pool.acquire(timeout=self.acquire_timeout) as conn:
-            categories = await conn.fetchval(CAMPAIGN_SQL, campaign_id, caller.division.id, purpose.value)
+            categories = await conn.fetchval(USABLE_CAMPAIGN_SQL, campaign_id, caller.division.id, purpose.value)
         if categories is None:
             raise campaign_required()
-        # A category name the model does not know bounds nothing: it is dropped.
-        known = Category._value2member_map_
-        return Campaign(campaign_id, frozenset(Category(c) for c in categories if c in known))
+        return Campaign(campaign_id, known_categories(list(categories)))

@@ -1,16 +1,24 @@
 """Why a decision came out as it did: the object `policy explain` and `explainAccess` show.
 
-Pure: the caller loads the customer's facts; this reads the same memoized
-decision the gateway enforces, and adds the citations of its policies.
-`explain_field` is what `policy explain` prints: one `Explanation` per
-service category for data of a service, one for the customer otherwise,
-rendered as text or JSON.
+Pure: the caller loads the customer's facts (and services, and campaign);
+this reads the same memoized decision the gateway enforces, and adds the
+citations of its policies. `explain_access` answers the way enforcement
+does (SPEC 5, `AccessExplanation`):
+- a field decided per service is decided with the service's category: for
+  one service if asked about one, else for each of the customer's services,
+  and it is allowed only if every one of them (and the customer-level
+  decision) allows it;
+- a marketing purpose reads only under a current approved campaign of the
+  division for that purpose, within the campaign's categories; without one
+  the request is refused before any policy (CAMPAIGN_REQUIRED), so the
+  explanation is a denial too.
+`explain_field` wraps it for `policy explain`, rendered as text or JSON.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gateway.authz.decide import Authorizer
@@ -20,13 +28,37 @@ from gateway.authz.space import CEDAR_ATTRIBUTE
 
 @dataclass(frozen=True)
 class Explanation:
-    """A decision with its reasons: determining policies, their citations, the facts used."""
+    """A decision with its reasons: determining policies, their citations, the facts used.
+
+    `services`: for a field decided per service asked without a service, one
+    explanation per service of the customer (then `allowed` holds only if
+    all of them allow it); empty otherwise.
+    """
 
     allowed: bool
     policy_ids: tuple[str, ...]
     cites: tuple[str, ...]  # the @cite of each policy in policy_ids, same order
     facts: Mapping[str, Any]  # JSON-able: the inputs the decision was made on
     summary: str  # one line for people
+    service_id: str | None = None
+    service_category: ServiceCategory | None = None
+    services: tuple[Explanation, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServiceRef:
+    """One service of the customer: its id and category."""
+
+    id: str
+    category: ServiceCategory
+
+
+@dataclass(frozen=True)
+class CampaignRef:
+    """The campaign asked about: its id and, if it is current and approved for the division and purpose, its categories."""
+
+    id: str | None
+    categories: frozenset[Category] | None  # None: no usable campaign (the request would be refused)
 
 
 def explain(
@@ -76,6 +108,75 @@ def facts_json(facts: Facts) -> dict[str, Any]:
     }
 
 
+def explain_access(
+    authorizer: Authorizer,
+    division: Division,
+    purpose: Purpose,
+    category: Category,
+    facts: Facts,
+    *,
+    per_service: bool = False,
+    services: Sequence[ServiceRef] = (),
+    service: ServiceRef | None = None,
+    campaign: CampaignRef | None = None,
+) -> Explanation:
+    """What a request by `division` declaring `purpose` (under `campaign`) gets of this data, and why.
+
+    `per_service`: the field is decided per service; `service` the one asked
+    about, else every one of `services` is explained.
+    """
+    purpose = Purpose(purpose)
+    refused = purpose.is_marketing and (campaign is None or campaign.categories is None)
+    campaign_categories = campaign.categories if purpose.is_marketing and campaign is not None else None
+    campaign_id = campaign.id if purpose.is_marketing and campaign is not None else None
+
+    def one(scope: ServiceRef | None) -> Explanation:
+        scope_category = scope.category if scope is not None else None
+        decided = explain(authorizer, division, purpose, category, facts, scope_category, campaign_categories)
+        inputs = {**decided.facts, "campaignId": campaign_id, "serviceId": scope.id if scope else None}
+        if refused:
+            inputs["campaignRefused"] = True
+            return Explanation(
+                False, (), (), inputs, REFUSED, scope.id if scope else None, scope_category
+            )
+        return replace(decided, facts=inputs, service_id=scope.id if scope else None, service_category=scope_category)
+
+    if not per_service:
+        return one(None)
+    if service is not None:
+        return one(service)
+    customer_level = one(None)
+    each = tuple(one(s) for s in services)
+    every = (customer_level, *each)
+    allowed = all(e.allowed for e in every)
+    deciding = every if allowed else tuple(e for e in every if not e.allowed)
+    ids = tuple(sorted({pid for e in deciding for pid in e.policy_ids}))
+    cites = tuple(authorizer.bundle.annotations.get(pid, {}).get("cite", "") for pid in ids)
+    return Explanation(
+        allowed, ids, cites, customer_level.facts, _overall(customer_level, each), None, None, each
+    )
+
+
+REFUSED = (
+    "refused: a marketing purpose reads only under a current approved campaign of the division "
+    "for that purpose (X-Campaign-Id; CAMPAIGN_REQUIRED)"
+)
+
+
+def _overall(customer_level: Explanation, each: tuple[Explanation, ...]) -> str:
+    if customer_level.summary == REFUSED:
+        return REFUSED
+    if not customer_level.allowed:
+        return customer_level.summary
+    if not each:
+        return f"{customer_level.summary}; the customer has no service, so no data of this field"
+    denied = [e for e in each if not e.allowed]
+    if not denied:
+        return f"allowed for every service of the customer ({len(each)})"
+    names = ", ".join(f"{e.service_id} ({e.service_category.value if e.service_category else '?'})" for e in denied)
+    return f"denied for {len(denied)} of {len(each)} services: {names}"
+
+
 def _summary(allowed: bool, policy_ids: tuple[str, ...]) -> str:
     names = ", ".join(policy_ids)
     if allowed:
@@ -87,11 +188,7 @@ def _summary(allowed: bool, policy_ids: tuple[str, ...]) -> str:
 
 @dataclass(frozen=True)
 class FieldExplanation:
-    """`policy explain` about one field of one customer: one explanation per scope.
-
-    A customer-level field has one scope (None); a field decided per service
-    has one per service category of the customer (none if it has no service).
-    """
+    """`policy explain` about one field of one customer."""
 
     field: str  # "Type.field"
     category: Category
@@ -100,7 +197,8 @@ class FieldExplanation:
     division: Division
     purpose: Purpose
     regime: str
-    decisions: tuple[tuple[ServiceCategory | None, Explanation], ...]
+    campaign: CampaignRef | None
+    explanation: Explanation
     facts: Mapping[str, Any]  # the customer's facts, under the names the policies use
     depends_on: tuple[str, ...]  # the facts (policy names) such a decision can depend on
 
@@ -113,18 +211,23 @@ def explain_field(
     category: Category,
     customer: str,
     facts: Facts,
-    service_categories: Sequence[ServiceCategory] | None = None,
+    *,
+    per_service: bool = False,
+    services: Sequence[ServiceRef] = (),
+    service: ServiceRef | None = None,
+    campaign: CampaignRef | None = None,
 ) -> FieldExplanation:
-    """Explain `field` for one customer: per service category if `service_categories` is given."""
-    scopes: list[ServiceCategory | None] = [None]
-    if service_categories is not None:
-        scopes = [*sorted(set(service_categories))]
-    decisions = tuple((s, explain(authorizer, division, purpose, category, facts, s)) for s in scopes)
+    """Explain `field` for one customer, as `explain_access` decides it."""
+    explanation = explain_access(
+        authorizer, division, purpose, category, facts,
+        per_service=per_service, services=services, service=service, campaign=campaign,
+    )
     relevant = authorizer.relevant_facts(division, purpose, category)
     depends_on = tuple(CEDAR_ATTRIBUTE[name] for name in CEDAR_ATTRIBUTE if name in relevant)
     return FieldExplanation(
-        field, Category(category), service_categories is not None, customer, division, Purpose(purpose),
-        authorizer.regime.value, decisions, facts_json(facts), depends_on,
+        field, Category(category), per_service, customer, division, Purpose(purpose),
+        authorizer.regime.value, campaign if Purpose(purpose).is_marketing else None, explanation,
+        facts_json(facts), depends_on,
     )
 
 
@@ -137,24 +240,54 @@ def render_field_text(report: FieldExplanation) -> str:
         f"customer: {report.customer}",
         f"division: {d.id} ({d.recipient_class.value}{own})",
         f"purpose: {report.purpose.value}",
-        f"regime: {report.regime}",
     ]
-    if not report.decisions:
-        lines.append("decision: none: the customer has no service, so no data of this field")
-    for scope, explanation in report.decisions:
-        label = "decision" if scope is None else f"{scope.value} service"
-        lines.append(f"{label}: {explanation.summary}")
-        lines += [f"  {pid} @cite {cite}" for pid, cite in zip(explanation.policy_ids, explanation.cites, strict=True)]
+    if report.purpose.is_marketing:
+        lines.append(f"campaign: {_campaign_text(report.campaign)}")
+    lines.append(f"regime: {report.regime}")
+    top = report.explanation
+
+    def decision(label: str, e: Explanation) -> list[str]:
+        return [f"{label}: {e.summary}"] + [
+            f"  {pid} @cite {cite}" for pid, cite in zip(e.policy_ids, e.cites, strict=True)
+        ]
+
+    for e in top.services:
+        lines += decision(_service_label(e), e)
+    lines += decision(_service_label(top) if top.service_id else "decision", top)
     shown = " ".join(f"{k}={_value(v)}" for k, v in report.facts.items())
     lines.append(f"facts: {shown}")
     lines.append(f"decided on: {', '.join(report.depends_on) or 'no customer fact'}")
-    if report.purpose.is_marketing:
-        lines.append("note: outside any campaign; an approved campaign can only narrow this (campaign-scope)")
     return "\n".join(lines)
+
+
+def _service_label(e: Explanation) -> str:
+    return f"service {e.service_id} ({e.service_category.value if e.service_category else '?'})"
+
+
+def _campaign_text(campaign: CampaignRef | None) -> str:
+    if campaign is None or campaign.id is None:
+        return "none given (a marketing request without one is refused)"
+    if campaign.categories is None:
+        return f"{campaign.id}: not a current approved campaign of this division for this purpose"
+    return f"{campaign.id} (categories {', '.join(sorted(c.value for c in campaign.categories)) or 'none'})"
+
+
+def explanation_json(e: Explanation) -> dict[str, Any]:
+    """One explanation as a JSON-able document (SPEC 5's AccessExplanation names)."""
+    return {
+        "allowed": e.allowed,
+        "serviceId": e.service_id,
+        "serviceCategory": e.service_category.value if e.service_category else None,
+        "policyIds": list(e.policy_ids),
+        "cites": list(e.cites),
+        "summary": e.summary,
+        "services": [explanation_json(s) for s in e.services],
+    }
 
 
 def render_field_json(report: FieldExplanation) -> dict[str, Any]:
     """The same report as a JSON-able document."""
+    campaign = report.campaign
     return {
         "field": report.field,
         "category": report.category.value,
@@ -162,17 +295,12 @@ def render_field_json(report: FieldExplanation) -> dict[str, Any]:
         "customer": report.customer,
         "division": report.division.id,
         "purpose": report.purpose.value,
+        "campaign": None if campaign is None else {
+            "id": campaign.id,
+            "categories": sorted(c.value for c in campaign.categories) if campaign.categories is not None else None,
+        },
         "regime": report.regime,
-        "decisions": [
-            {
-                "serviceCategory": scope.value if scope else None,
-                "allowed": e.allowed,
-                "policyIds": list(e.policy_ids),
-                "cites": list(e.cites),
-                "summary": e.summary,
-            }
-            for scope, e in report.decisions
-        ],
+        **explanation_json(report.explanation),
         "facts": dict(report.facts),
         "decidedOn": list(report.depends_on),
     }

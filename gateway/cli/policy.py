@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
@@ -20,14 +21,23 @@ import click
 from gateway.authz.cases import CaseError, parse_cases, run_cases
 from gateway.authz.decide import Authorizer
 from gateway.authz.diff import diff_matrices
-from gateway.authz.explain import explain_field, render_field_json, render_field_text
+from gateway.authz.explain import CampaignRef, ServiceRef, explain_field, render_field_json, render_field_text
 from gateway.authz.impact import Group, impacts
-from gateway.authz.matrix import Matrix, compute_matrix, render_json, render_markdown
+from gateway.authz.matrix import (
+    Matrix,
+    compute_matrix,
+    deciding_policies,
+    render_catalog_json,
+    render_catalog_text,
+    render_json,
+    render_markdown,
+)
 from gateway.authz.model import Facts, Purpose, Regime, ServiceCategory
 from gateway.authz.policy import PolicyBundle, PolicyError, case_files, load_policy, read_cases
 from gateway.cli.common import data_dir_option, run_with_pool, settings_or_exit
 from gateway.config import Settings
 from gateway.policy_page import render_matrix_page
+from gateway.resolvers.campaigns import usable_campaign_categories
 from gateway.resolvers.database import DATABASE_ERRORS, Database
 from gateway.resolvers.facts import facts_by_customer
 from gateway.resolvers.impact import population
@@ -127,25 +137,29 @@ def test(cases: tuple[Path, ...], directory: Path | None) -> None:
 
 
 @policy.command()
-@click.option("--division", required=True, help="Division id of the registry.")
+@click.option("--division", default=None, help="Division id of the registry (needed with --customer).")
 @click.option(
     "--purpose",
-    required=True,
+    default=None,
     type=click.Choice([p.value for p in Purpose]),
     metavar="PURPOSE",
-    help="Declared purpose, as in X-Purpose (e.g. marketing_cross_category).",
+    help="Declared purpose, as in X-Purpose (e.g. marketing_cross_category; needed with --customer).",
 )
-@click.option("--customer", required=True, type=int, help="Customer id in the database.")
+@click.option("--customer", type=int, default=None, help="Customer id in the database (omit: the policies only).")
 @click.option("--field", "field_name", required=True, help="A schema field as Type.field, e.g. UsageRecord.cellSite.")
+@click.option("--service", "service_id", default=None, help="For a field decided per service: that service's id.")
+@click.option("--campaign", "campaign_id", default=None, help="For a marketing purpose: the X-Campaign-Id to run under.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output.")
 @_dir_option
 @_regime_option
 @data_dir_option
 def explain(
-    division: str,
-    purpose: str,
-    customer: int,
+    division: str | None,
+    purpose: str | None,
+    customer: int | None,
     field_name: str,
+    service_id: str | None,
+    campaign_id: str | None,
     fmt: str,
     directory: Path | None,
     regime: str,
@@ -153,31 +167,65 @@ def explain(
 ) -> None:
     """Would DIVISION, declaring PURPOSE, see FIELD of CUSTOMER now, and why?
 
-    Reads the customer's facts from the current database, takes the field's
-    data category from the schema's @category directive, and prints the
-    decision (one per service category of the customer for service data),
-    the determining policy ids with their @cite, and the facts used. Exits 0
-    whether allowed or denied, 1 if the customer does not exist, 2 for an
-    unknown division, purpose or field.
+    Reads the customer's facts (and services, and the campaign) from the
+    current database, takes the field's data category from the schema's
+    @category directive, and decides as the gateway does: a field decided per
+    service for --service, else for each of the customer's services (allowed
+    only if every one allows it); a marketing purpose under --campaign (none,
+    or one not current and approved for the division and purpose: refused).
+    Prints the determining policy ids with their @cite and the facts used.
+
+    Without --customer, reads no database: prints every policy that can
+    decide the field's category (for --division / --purpose if given), with
+    its @cite and the matrix cells it decides.
+
+    Exits 0 whether allowed or denied, 1 if the customer does not exist, 2
+    for an unknown division, purpose, field or service.
     """
     from gateway.schema import build_schema  # noqa: PLC0415
     from gateway.schema.fields import FieldLookupError, lookup_field  # noqa: PLC0415 - builds the schema
 
     authorizer = Authorizer(_load(directory), Regime(regime))
-    found = authorizer.divisions.get(division)
-    if found is None:
-        known = ", ".join(sorted(authorizer.divisions))
-        raise click.BadParameter(f"unknown division `{division}` (known: {known})", param_hint="--division")
+    found = None
+    if division is not None:
+        found = authorizer.divisions.get(division)
+        if found is None:
+            known = ", ".join(sorted(authorizer.divisions))
+            raise click.BadParameter(f"unknown division `{division}` (known: {known})", param_hint="--division")
     try:
         field = lookup_field(build_schema(), field_name)
     except FieldLookupError as exc:
         raise click.BadParameter(str(exc), param_hint="--field") from None
-    facts, services = _customer(settings_or_exit(data_dir=data_dir), customer, field.per_service)
-    if facts is None:
+    if customer is None:
+        if service_id is not None or campaign_id is not None:
+            raise click.UsageError("--service and --campaign need --customer")
+        catalog = deciding_policies(
+            authorizer, compute_matrix(authorizer), field.category, division=division, purpose=Purpose(purpose) if purpose else None
+        )
+        click.echo(
+            json.dumps(render_catalog_json(field.name, field.category, catalog), indent=2)
+            if fmt == "json"
+            else render_catalog_text(field.name, field.category, catalog)
+        )
+        return
+    if found is None or purpose is None:
+        raise click.UsageError("--customer needs --division and --purpose")
+    if service_id is not None and not field.per_service:
+        raise click.BadParameter(f"{field.name} is not decided per service", param_hint="--service")
+    looked_up = _customer(
+        settings_or_exit(data_dir=data_dir), customer, field.per_service, campaign_id, found.id, Purpose(purpose)
+    )
+    if looked_up.facts is None:
         click.echo(f"customer {customer} not found")
         raise SystemExit(1)
+    service = None
+    if service_id is not None:
+        service = next((s for s in looked_up.services if s.id == service_id.strip()), None)
+        if service is None:
+            raise click.BadParameter(f"customer {customer} has no service `{service_id}`", param_hint="--service")
     report = explain_field(
-        authorizer, found, Purpose(purpose), field.name, field.category, str(customer), facts, services
+        authorizer, found, Purpose(purpose), field.name, field.category, str(customer), looked_up.facts,
+        per_service=field.per_service, services=looked_up.services, service=service, campaign=looked_up.campaign,
     )
     click.echo(json.dumps(render_field_json(report), indent=2) if fmt == "json" else render_field_text(report))
 
@@ -240,18 +288,29 @@ def _matrix(bundle: PolicyBundle, regime: Regime) -> Matrix:
     return compute_matrix(Authorizer(bundle, regime))
 
 
-def _customer(
-    settings: Settings, customer: int, per_service: bool
-) -> tuple[Facts | None, list[ServiceCategory] | None]:
-    """The customer's facts and, for service data, the categories of its services."""
+@dataclass(frozen=True)
+class _Looked:
+    facts: Facts | None
+    services: list[ServiceRef]
+    campaign: CampaignRef | None
 
-    async def work(pool: asyncpg.Pool) -> tuple[Facts | None, list[ServiceCategory] | None]:
+
+def _customer(
+    settings: Settings, customer: int, per_service: bool, campaign_id: str | None, division: str, purpose: Purpose
+) -> _Looked:
+    """The customer's facts, for service data its services, and the campaign asked about."""
+
+    async def work(pool: asyncpg.Pool) -> _Looked:
         db = Database(pool)
         facts = (await facts_by_customer(db, [customer]))[0]
+        campaign = None
+        if campaign_id is not None and purpose.is_marketing:
+            categories = await usable_campaign_categories(db, campaign_id, division, purpose.value)
+            campaign = CampaignRef(campaign_id, categories)
         if facts is None or not per_service:
-            return facts, None
+            return _Looked(facts, [], campaign)
         rows = (await services_by_customer(db, [customer]))[0]
-        return facts, [ServiceCategory(r.category) for r in rows]
+        return _Looked(facts, [ServiceRef(str(r.id), ServiceCategory(r.category)) for r in rows], campaign)
 
     return _with_database(settings, work)
 

@@ -22,9 +22,10 @@ from strawberry.types import Info
 from gateway.audit import events
 from gateway.audit.chain import micros
 from gateway.audit.events import AuditQuery, Outcome
-from gateway.authz.explain import explain
-from gateway.authz.model import Action, Category
+from gateway.authz.explain import CampaignRef, Explanation, ServiceRef, explain_access
+from gateway.authz.model import Action, Category, ServiceCategory
 from gateway.authz.model import Purpose as PurposeValue
+from gateway.resolvers.campaigns import usable_campaign_categories
 from gateway.schema.categories import DataCategory, categorized, field
 from gateway.schema.context import RequestContext
 from gateway.schema.errors import BadUserInputError
@@ -88,10 +89,16 @@ class AuditEventConnection:
     page_info: PageInfo = field(PUBLIC)
 
 
-@strawberry.type(description="A decision as the gateway would make it now, with its reasons.")
+@strawberry.type(
+    description="A decision as the gateway would make it now, with its reasons: what a query by that caller "
+    "(with that campaign) gets. For a field decided per service asked without `serviceId`, `allowed` is true "
+    "only if every one of the customer's services allows it, and `services` holds one explanation per service."
+)
 @categorized(PUBLIC)
 class AccessExplanation:
     allowed: bool = field(PUBLIC)
+    service_id: strawberry.ID | None = field(PUBLIC, description="The service this explanation is about, if one.")
+    service_category: ServiceCategory | None = field(PUBLIC, description="That service's category.")
     policy_ids: list[str] = field(PUBLIC, description="The determining Cedar policies.")
     cites: list[str] = field(PUBLIC, description="The rule each policy encodes, in the same order.")
     facts: JSON = field(PUBLIC, description="The inputs of the decision.")
@@ -99,6 +106,23 @@ class AccessExplanation:
         PUBLIC, description="The data category of the field asked about."
     )
     summary: str = field(PUBLIC)
+    services: list[AccessExplanation] = field(
+        PUBLIC, description="One explanation per service of the customer, for a field decided per service."
+    )
+
+
+def _explanation(e: Explanation, category: Category) -> AccessExplanation:
+    return AccessExplanation(
+        allowed=e.allowed,
+        service_id=strawberry.ID(e.service_id) if e.service_id is not None else None,
+        service_category=e.service_category,
+        policy_ids=list(e.policy_ids),
+        cites=list(e.cites),
+        facts=cast(JSON, dict(e.facts)),
+        category=category,
+        summary=e.summary,
+        services=[_explanation(s, category) for s in e.services],
+    )
 
 
 def _micros_to_datetime(value: int) -> datetime:
@@ -183,7 +207,9 @@ class PrivacyQuery:
         PUBLIC,
         extensions=[ActionGate(Action.EXPLAIN_ACCESS)],
         description="Would `division`, declaring `purpose`, be allowed `field` (Type.field) of this customer now, "
-        "and why (privacy office, purpose compliance_audit).",
+        "and why (privacy office, purpose compliance_audit). A field decided per service is decided for "
+        "`serviceId`, or else for each of the customer's services; a marketing purpose is decided under "
+        "`campaignId` (without a current approved campaign of the division for that purpose, refused).",
     )
     async def explain_access(
         self,
@@ -192,14 +218,19 @@ class PrivacyQuery:
         purpose: Purpose,
         customer_id: strawberry.ID,
         field_: Annotated[str, strawberry.argument(name="field")],
+        service_id: strawberry.ID | None = strawberry.UNSET,
+        campaign_id: strawberry.ID | None = strawberry.UNSET,
     ) -> AccessExplanation:
         ctx: RequestContext = info.context
+        # UNSET (not None) as the default: SPEC 5 prints these arguments without one.
+        service_id = None if service_id is strawberry.UNSET else service_id
+        campaign_id = None if campaign_id is strawberry.UNSET else campaign_id
         authorizer = ctx.decisions.authorizer
         found = authorizer.divisions.get(str(division))
         if found is None:
             raise BadUserInputError("`division` is not a division of the registry")
         try:
-            category = lookup_field(info.schema, field_).category
+            asked = lookup_field(info.schema, field_)
         except FieldLookupError as exc:
             raise BadUserInputError(f"`field`: {exc}") from None
         cid = _int_id(customer_id, "customerId")
@@ -207,15 +238,29 @@ class PrivacyQuery:
         facts = await ctx.loaders.facts.load(cid)
         if facts is None:
             raise BadUserInputError("`customerId` names no customer")
-        explanation = explain(authorizer, found, PurposeValue(purpose), category, facts)
+        services: list[ServiceRef] = []
+        service: ServiceRef | None = None
+        if asked.per_service:
+            rows = await ctx.loaders.services.load(cid)
+            services = [ServiceRef(str(r.id), ServiceCategory(r.category)) for r in rows]
+        if service_id is not None:
+            if not asked.per_service:
+                raise BadUserInputError(f"`serviceId`: {asked.name} is not decided per service")
+            service = next((s for s in services if s.id == str(service_id).strip()), None)
+            if service is None:
+                raise BadUserInputError("`serviceId` names no service of this customer")
+        purpose_value = PurposeValue(purpose)
+        campaign: CampaignRef | None = None
+        if purpose_value.is_marketing and campaign_id is not None:
+            categories = await usable_campaign_categories(
+                ctx.loaders.db, str(campaign_id), found.id, purpose_value.value
+            )
+            campaign = CampaignRef(str(campaign_id), categories)
+        explanation = explain_access(
+            authorizer, found, purpose_value, asked.category, facts,
+            per_service=asked.per_service, services=services, service=service, campaign=campaign,
+        )
         # The answer shows this customer's subscriptions and consent: audited.
         gate = authorizer.may_perform(ctx.division, ctx.purpose, Action.EXPLAIN_ACCESS)
         ctx.decisions.note_disclosed(cid, EXPLAIN_DISCLOSES, gate)
-        return AccessExplanation(
-            allowed=explanation.allowed,
-            policy_ids=list(explanation.policy_ids),
-            cites=list(explanation.cites),
-            facts=cast(JSON, dict(explanation.facts)),
-            category=category,
-            summary=explanation.summary,
-        )
+        return _explanation(explanation, asked.category)
