@@ -46,6 +46,15 @@ class Explanation:
 
 
 @dataclass(frozen=True)
+class Step:
+    """One decision a query makes on the way to a field: a category, for the customer and/or per service."""
+
+    category: Category
+    per_customer: bool  # decided for the customer (no service category)
+    per_service: bool  # decided with the category of each service
+
+
+@dataclass(frozen=True)
 class ServiceRef:
     """One service of the customer: its id and category."""
 
@@ -119,42 +128,71 @@ def explain_access(
     services: Sequence[ServiceRef] = (),
     service: ServiceRef | None = None,
     campaign: CampaignRef | None = None,
+    steps: Sequence[Step] = (),
 ) -> Explanation:
     """What a request by `division` declaring `purpose` (under `campaign`) gets of this data, and why.
 
     `per_service`: the field is decided per service; `service` the one asked
-    about, else every one of `services` is explained.
+    about, else every one of `services` is explained. `steps`: the decisions
+    on the field's path (`schema/fields.py`), its own last; none given means
+    the field's category alone.
     """
     purpose = Purpose(purpose)
     refused = purpose.is_marketing and (campaign is None or campaign.categories is None)
     campaign_categories = campaign.categories if purpose.is_marketing and campaign is not None else None
     campaign_id = campaign.id if purpose.is_marketing and campaign is not None else None
+    path = tuple(steps) or (Step(category, per_customer=not per_service, per_service=per_service),)
 
     def one(scope: ServiceRef | None) -> Explanation:
         scope_category = scope.category if scope is not None else None
-        decided = explain(authorizer, division, purpose, category, facts, scope_category, campaign_categories)
-        inputs = {**decided.facts, "campaignId": campaign_id, "serviceId": scope.id if scope else None}
+        asked: list[tuple[Category, ServiceCategory | None]] = []
+        for step in path:
+            if step.per_customer or scope is None:
+                asked.append((step.category, None))
+            if step.per_service and scope is not None:
+                asked.append((step.category, scope_category))
+        asked = list(dict.fromkeys(asked))
+        decided = [
+            (c, explain(authorizer, division, purpose, c, facts, sc, campaign_categories)) for c, sc in asked
+        ]
+        own = explain(authorizer, division, purpose, category, facts, scope_category, campaign_categories)
+        inputs = {
+            **own.facts,
+            "campaignId": campaign_id,
+            "serviceId": scope.id if scope else None,
+            "path": [c.value for c, _ in asked],
+        }
+        service_id = scope.id if scope else None
         if refused:
             inputs["campaignRefused"] = True
-            return Explanation(
-                False, (), (), inputs, REFUSED, scope.id if scope else None, scope_category
-            )
-        return replace(decided, facts=inputs, service_id=scope.id if scope else None, service_category=scope_category)
+            return Explanation(False, (), (), inputs, REFUSED, service_id, scope_category)
+        denied = next(((c, e) for c, e in decided if not e.allowed), None)
+        if denied is None:
+            ids = tuple(sorted({pid for _, e in decided for pid in e.policy_ids}))
+            return Explanation(True, ids, _cites(authorizer, ids), inputs, _summary(True, ids), service_id, scope_category)
+        at, e = denied
+        inputs["deniedAt"] = at.value
+        summary = e.summary if at is category else f"{e.summary} (at {at.value}, on the way to this field)"
+        return Explanation(False, e.policy_ids, e.cites, inputs, summary, service_id, scope_category)
 
     if not per_service:
         return one(None)
     if service is not None:
         return one(service)
     customer_level = one(None)
+    if not services:
+        return replace(customer_level, summary=_overall(customer_level, ()))
     each = tuple(one(s) for s in services)
-    every = (customer_level, *each)
-    allowed = all(e.allowed for e in every)
-    deciding = every if allowed else tuple(e for e in every if not e.allowed)
+    allowed = all(e.allowed for e in each)
+    deciding = each if allowed else tuple(e for e in each if not e.allowed)
     ids = tuple(sorted({pid for e in deciding for pid in e.policy_ids}))
-    cites = tuple(authorizer.bundle.annotations.get(pid, {}).get("cite", "") for pid in ids)
     return Explanation(
-        allowed, ids, cites, customer_level.facts, _overall(customer_level, each), None, None, each
+        allowed, ids, _cites(authorizer, ids), customer_level.facts, _overall(customer_level, each), None, None, each
     )
+
+
+def _cites(authorizer: Authorizer, ids: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(authorizer.bundle.annotations.get(pid, {}).get("cite", "") for pid in ids)
 
 
 REFUSED = (
@@ -166,9 +204,9 @@ REFUSED = (
 def _overall(customer_level: Explanation, each: tuple[Explanation, ...]) -> str:
     if customer_level.summary == REFUSED:
         return REFUSED
-    if not customer_level.allowed:
-        return customer_level.summary
     if not each:
+        if not customer_level.allowed:
+            return customer_level.summary
         return f"{customer_level.summary}; the customer has no service, so no data of this field"
     denied = [e for e in each if not e.allowed]
     if not denied:
@@ -216,11 +254,12 @@ def explain_field(
     services: Sequence[ServiceRef] = (),
     service: ServiceRef | None = None,
     campaign: CampaignRef | None = None,
+    steps: Sequence[Step] = (),
 ) -> FieldExplanation:
     """Explain `field` for one customer, as `explain_access` decides it."""
     explanation = explain_access(
         authorizer, division, purpose, category, facts,
-        per_service=per_service, services=services, service=service, campaign=campaign,
+        per_service=per_service, services=services, service=service, campaign=campaign, steps=steps,
     )
     relevant = authorizer.relevant_facts(division, purpose, category)
     depends_on = tuple(CEDAR_ATTRIBUTE[name] for name in CEDAR_ATTRIBUTE if name in relevant)

@@ -226,6 +226,7 @@ def explain(
     report = explain_field(
         authorizer, found, Purpose(purpose), field.name, field.category, str(customer), looked_up.facts,
         per_service=field.per_service, services=looked_up.services, service=service, campaign=looked_up.campaign,
+        steps=field.steps,
     )
     click.echo(json.dumps(render_field_json(report), indent=2) if fmt == "json" else render_field_text(report))
 

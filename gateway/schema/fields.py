@@ -14,6 +14,12 @@ whose items are each decided with their service (``Customer.services``,
 ``Customer.lastKnownLocation``). Such a field is decided once per service of
 the customer, with the service's category.
 
+A field's *steps* are the decisions a query makes before its value is shown:
+one per enforced field on the shortest path from ``Customer`` to it, then
+the field's own (``UsageRecord.cellSite``: SERVICE at ``Customer.services``,
+USAGE at ``Service.usage``, LOCATION at the field). A value reachable only
+through a denied step is never shown, so the explanation decides every step.
+
 Used by `explainAccess` and `cpni-gateway policy explain` alike.
 """
 
@@ -25,6 +31,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLObjectType, get_named_type
 
+from gateway.authz.explain import Step
 from gateway.authz.model import Category
 from gateway.schema.categories import CategoryDirective
 from gateway.schema.enforce import Enforce
@@ -41,12 +48,14 @@ class FieldCategory:
     name: str  # "Type.field", GraphQL names
     category: Category
     per_service: bool  # decided once per service, with the service's category
+    steps: tuple[Step, ...] = ()  # the decisions on its path from Customer, its own last
 
 
 def field_categories(schema: strawberry.Schema) -> dict[str, FieldCategory]:
     """Every field of an object type that declares its own category (inherited ones excluded)."""
     objects = _object_types(schema)
     per_service = _per_service_types(objects)
+    paths = _paths_from_customer(objects)
     found: dict[str, FieldCategory] = {}
     for type_name, graphql_type in objects.items():
         for field_name, graphql_field in graphql_type.fields.items():
@@ -54,9 +63,43 @@ def field_categories(schema: strawberry.Schema) -> dict[str, FieldCategory]:
             if category is None:
                 continue
             name = f"{type_name}.{field_name}"
-            scoped = (type_name in per_service or _per_item_service(graphql_field)) and category.service_scoped
-            found[name] = FieldCategory(name, category, scoped)
+            path = paths.get(type_name, ())
+            # Service-scoped data of a per-service type, a per-service list, or
+            # anything reached only through a per-service step (Service.id).
+            scoped = (
+                (type_name in per_service or _per_item_service(graphql_field)) and category.service_scoped
+            ) or any(step.per_service for step in path)
+            own = _step(graphql_field, category) or Step(category, per_customer=not scoped, per_service=scoped)
+            found[name] = FieldCategory(name, category, scoped, (*path, own))
     return found
+
+
+def _step(graphql_field: Any, category: Category) -> Step | None:
+    """The decision a field's enforcement extension makes, None if it has none."""
+    definition = graphql_field.extensions.get("strawberry-definition")
+    for e in getattr(definition, "extensions", ()):
+        if isinstance(e, Enforce):
+            return Step(category, per_customer=not e.service_scoped, per_service=e.service_scoped or e.per_item_service)
+    return None
+
+
+def _paths_from_customer(objects: dict[str, GraphQLObjectType]) -> dict[str, tuple[Step, ...]]:
+    """Per object type reachable from Customer: the enforced decisions on the shortest way to it."""
+    paths: dict[str, tuple[Step, ...]] = {"Customer": ()}
+    frontier = ["Customer"] if "Customer" in objects else []
+    while frontier:
+        following: list[str] = []
+        for name in frontier:
+            for f in objects[name].fields.values():
+                target = get_named_type(f.type)
+                if not isinstance(target, GraphQLObjectType) or target.name not in objects or target.name in paths:
+                    continue
+                category = _declared(f)
+                step = _step(f, category) if category is not None else None
+                paths[target.name] = (*paths[name], *([step] if step else []))
+                following.append(target.name)
+        frontier = following
+    return paths
 
 
 def lookup_field(schema: strawberry.Schema, name: str) -> FieldCategory:

@@ -259,6 +259,7 @@ class PrivacyQuery:
         explanation = explain_access(
             authorizer, found, purpose_value, asked.category, facts,
             per_service=asked.per_service, services=services, service=service, campaign=campaign,
+            steps=asked.steps,
         )
         # The answer shows this customer's subscriptions and consent: audited.
         gate = authorizer.may_perform(ctx.division, ctx.purpose, Action.EXPLAIN_ACCESS)

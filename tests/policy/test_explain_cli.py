@@ -54,7 +54,7 @@ async def test_per_service_field_explained_per_service(cli: Cli, pool: asyncpg.P
     )
     assert opt_in.exit_code == 0, opt_in.output
     assert f"service {local} (LOCAL): denied: no policy permits it (Cedar's default deny)" in opt_in.output
-    assert "decision: denied: no policy permits it (Cedar's default deny)" in opt_in.output
+    assert f"decision: denied for 2 of 2 services: {wireless} (WIRELESS), {local} (LOCAL)" in opt_in.output
     assert "regime: opt_in" in opt_in.output
 
 
@@ -66,7 +66,9 @@ async def test_a_campaign_that_does_not_name_the_category_denies_it(cli: Cli, po
         "--customer", str(made.id), "--field", "Service.plan", "--campaign", campaign,
     )
     assert result.exit_code == 0, result.output
-    assert "decision: denied by campaign-scope" in result.output.splitlines()
+    service = made.service_ids["LOCAL"]
+    assert f"service {service} (LOCAL): denied by campaign-scope" in result.output.splitlines()
+    assert f"decision: denied for 1 of 1 services: {service} (LOCAL)" in result.output.splitlines()
 
 
 async def test_a_marketing_purpose_without_a_usable_campaign_is_refused(cli: Cli, pool: asyncpg.Pool) -> None:
@@ -95,7 +97,8 @@ async def test_location_of_a_usage_record_for_a_provisioning_division(cli: Cli, 
     lines = result.output.splitlines()
     assert lines[0] == "field: UsageRecord.cellSite (LOCATION, decided per service)"
     assert lines[2] == "division: wireless (AFFILIATE_COMM, own category WIRELESS)"
-    assert f"service {local} (LOCAL): denied by provisioning-own-services-only" in lines
+    # Denied at the first step: the LOCAL service is not even listed for the wireless division.
+    assert f"service {local} (LOCAL): denied by provisioning-own-services-only (at SERVICE, on the way to this field)" in lines
     assert "  provisioning-own-services-only @cite 47 U.S.C. 222(c)(1)(A); 47 CFR 64.2005(a)(2); SPEC 6.2" in lines
     assert f"service {wireless} (WIRELESS): allowed by provisioning-reads-service-data" in lines
     assert f"decision: denied for 1 of 2 services: {local} (LOCAL)" in lines
