@@ -2,9 +2,11 @@
 
 For security reviewers: readable on screen and on paper (print CSS, letters
 as well as colours), no script, no external asset, no build step. Every cell
-links to the text of each policy that decides it, listed at the end of the
+names, and links to, each policy that decides it, listed at the end of the
 page with its ``@id``, ``@cite``, effect and file name (never a directory:
-responses carry no file paths).
+responses carry no file paths). Each data category has a row of its own
+(``#category-USAGE``): the schema's field descriptions link there from
+GraphiQL's docs.
 
 The matrix comes from `gateway.authz.matrix.compute_matrix`, i.e. from Cedar,
 never from a table kept here. Rendering is pure; the route caches the page.
@@ -18,7 +20,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from html import escape
 
-from gateway.authz.classify import LEGEND, MARKETING_NOTE
+from gateway.authz.classify import LEGEND, MARKETING_NOTE, PUBLISHED_NOTE
 from gateway.authz.decide import Authorizer
 from gateway.authz.matrix import Cell, Matrix, PolicyInfo, compute_matrix
 from gateway.authz.model import Category, Purpose, Regime
@@ -26,6 +28,20 @@ from gateway.authz.model import Category, Purpose, Regime
 REGIME_TEXT = {
     Regime.OPT_OUT: "opt_out: the FCC's 2002 rules (opt-out approval suffices for communications-related marketing)",
     Regime.OPT_IN: "opt_in: the attorneys general's position (every marketing use needs opt-in; O behaves as I)",
+}
+
+# What each category holds (SPEC 5), for the category rows.
+CATEGORY_MEANING = {
+    Category.PUBLIC: "ids, enum tags, pagination: always readable",
+    Category.SUBSCRIBER_LIST: "published name, listed number, service address: not CPNI, and only what is published",
+    Category.CONTACT: "email, non-published numbers, billing address",
+    Category.SERVICE: "which services and plans (CPNI)",
+    Category.CONFIGURATION: "technical configuration (CPNI)",
+    Category.USAGE: "call detail and data usage (CPNI)",
+    Category.LOCATION: "where a device was (CPNI needing express approval)",
+    Category.BILLING: "invoices, balance, payments (CPNI)",
+    Category.PAYMENT: "payment instrument, last four digits only",
+    Category.CONSENT: "the customer's CPNI approvals and notices",
 }
 
 # One background per letter; the letter is always printed too, so the page
@@ -77,15 +93,20 @@ def render_matrix_page(matrix: Matrix, *, now: datetime | None = None) -> str:
     when = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
 
     def td(cell: Cell, label: str) -> str:
-        refs = " ".join(
-            f'<a href="#{anchors[pid]}" title="{escape(pid)}">{numbers[pid]}</a>'
+        refs = "".join(
+            f'<a href="#{anchors[pid]}" title="{escape(pid)}"><span class="num">{numbers[pid]}</span> {escape(pid)}</a>'
             for pid in sorted(cell.policy_ids, key=lambda p: numbers.get(p, 0))
             if pid in anchors
         )
         meaning = LEGEND.get(cell.letter, "")
+        published = (
+            '<sup class="pub" title="published listings only">P</sup>' if cell.published_only else ""
+        )
+        ids = ", ".join(cell.policy_ids) or "no permit (default deny)"
         return (
-            f'<td class="c c-{_letter_class(cell.letter)}" title="{escape(label)}: {escape(cell.letter)} = '
-            f'{escape(meaning)}"><b>{escape(cell.letter)}</b><span class="refs">{refs}</span></td>'
+            f'<td class="c c-{_letter_class(cell.letter)}" title="{escape(label)}: {escape(cell.label)} = '
+            f'{escape(meaning)}{"; published listings only" if cell.published_only else ""}; decided by '
+            f'{escape(ids)}"><b>{escape(cell.letter)}</b>{published}<span class="refs">{refs}</span></td>'
         )
 
     head = "".join(f"<th>{_breakable(c.value)}</th>" for c in shown)
@@ -103,6 +124,13 @@ def render_matrix_page(matrix: Matrix, *, now: datetime | None = None) -> str:
         + "</tr>"
         for d, p, first, span in rows
     )
+    purpose_head = "".join(f"<th>{_breakable(p.value)}</th>" for p in Purpose)
+    by_category = "".join(
+        f'<tr id="category-{c.value}"><th>{escape(c.value)}</th><td class=rep>{escape(CATEGORY_MEANING[c])}</td>'
+        + "".join(td(matrix.purpose_cell(p, c), f"{c.value} / {p.value}") for p in Purpose)
+        + "</tr>"
+        for c in Category
+    )
     public_note = "" if Category.PUBLIC in shown else "<p>PUBLIC (ids, enum tags, pagination) is A in every row.</p>"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -115,9 +143,10 @@ def render_matrix_page(matrix: Matrix, *, now: datetime | None = None) -> str:
 <p>What each division may read, for each purpose it may declare, computed by evaluating the Cedar policies
 over every combination of customer facts. {len(matrix.policies)} policies; computed {escape(when)}.</p>
 <nav><a href="#legend">Legend</a> <a href="#by-purpose">By purpose</a> <a href="#by-division">By division</a>
-<a href="#policies">Policies</a></nav></header>
+<a href="#by-category">By category</a> <a href="#policies">Policies</a></nav></header>
 <section id="legend"><h2>Legend</h2><dl>{_legend({x.letter for x in every})}</dl>
-<p>{escape(MARKETING_NOTE)} Numbers in a cell link to the policies that decide it (a forbid always wins).</p>
+<p>{escape(MARKETING_NOTE)} {escape(PUBLISHED_NOTE)} Each cell names, and links to, the policies that
+decide it at some combination of customer facts (a forbid always wins).</p>
 {public_note}</section>
 <section id="by-purpose"><h2>By purpose</h2>
 <table><thead><tr><th>purpose</th><th>representative division</th>{head}</tr></thead>
@@ -125,6 +154,11 @@ over every combination of customer facts. {len(matrix.policies)} policies; compu
 <section id="by-division"><h2>By division</h2>
 <table><thead><tr><th>division</th><th>purpose</th>{head}</tr></thead>
 <tbody>{by_division}</tbody></table></section>
+<section id="by-category"><h2>By category</h2>
+<p>One row per data category (the schema's field descriptions link here), one column per purpose, as in
+the table by purpose.</p>
+<table><thead><tr><th>category</th><th>what it holds</th>{purpose_head}</tr></thead>
+<tbody>{by_category}</tbody></table></section>
 <section id="policies"><h2>Policies</h2>{_policies(matrix.policies, anchors, numbers)}</section>
 </body></html>
 """
@@ -213,8 +247,9 @@ def _css() -> str:
         "th,td{border:1px solid #999;padding:.2rem .35rem;vertical-align:top;text-align:left}"
         "thead th{background:#333;color:#fff;font-size:12px;font-weight:600}"
         "tbody th{background:#f2f2f2;white-space:nowrap}td.rep{font-size:12px;color:#444}"
-        "td.c{min-width:3.2rem;text-align:center}td.c b{display:block;font-size:16px}"
-        ".refs{font-size:10px}.refs a{color:#333;margin:0 .1rem}"
+        "td.c{min-width:3.2rem;max-width:9rem;text-align:center}td.c b{font-size:16px}"
+        ".refs{font-size:10px}.refs a{display:block;color:#333;margin:.1rem 0;overflow-wrap:anywhere;text-align:left}"
+        ".refs .num{color:#666}sup.pub{font-weight:bold;font-size:11px}tr:target th{background:#fffbe0}"
         "tr.first td,tr.first th{border-top:2px solid #333}"
         "article{border-left:4px solid #999;padding:.1rem .8rem;margin:.8rem 0}"
         "article h3{margin:.3rem 0;font-size:15px}.num{display:inline-block;min-width:1.6rem;color:#555}"
@@ -226,6 +261,6 @@ def _css() -> str:
         + "@page{size:A4 landscape;margin:10mm}"
         "@media print{body{margin:0;font-size:10px}nav{display:none}a{color:inherit;text-decoration:none}"
         "thead{display:table-header-group}tr,article{break-inside:avoid}"
-        "#by-division,#policies{break-before:page}td.c b{font-size:12px}.refs{font-size:8px}"
+        "#by-division,#by-category,#policies{break-before:page}td.c b{font-size:12px}.refs{font-size:8px}"
         "pre{font-size:9px}}"
     )

@@ -48,8 +48,17 @@ def categorized(category: Category | None) -> Any:
     return wrap
 
 
+# GraphiQL renders descriptions as markdown: each category links to its row
+# of the policy matrix page (`GET /policy`, gateway/policy_page.py).
+POLICY_ROW = "/policy#category-{name}"
+
+
 def _describe(category: Category | None, description: str | None, service_scoped: bool) -> str:
-    tag = f"Data category: {category.value}." if category else "Data category: inherited from the returning field."
+    tag = (
+        f"Data category: [{category.value}]({POLICY_ROW.format(name=category.value)})."
+        if category
+        else "Data category: inherited from the returning field."
+    )
     if service_scoped:
         tag += " Decided per service."
     return f"{description} {tag}" if description else tag

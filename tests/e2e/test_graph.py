@@ -25,7 +25,8 @@ type Query {
   customers(first: Int = 20, after: String, filter: CustomerFilter): CustomerConnection!
   me: Caller!
   auditEvents(first: Int = 50, after: String, filter: AuditFilter): AuditEventConnection!
-  explainAccess(division: ID!, purpose: Purpose!, customerId: ID!, field: String!): AccessExplanation!
+  explainAccess(division: ID!, purpose: Purpose!, customerId: ID!, field: String!,
+                serviceId: ID, campaignId: ID): AccessExplanation!
 }
 type Mutation {
   recordCpniApproval(input: CpniApprovalInput!): CpniApproval!
@@ -42,6 +43,7 @@ type Customer {
   paymentMethod: PaymentMethod
   cpniApproval: CpniApproval  locationApproval: CpniApproval
   cpniNotices: [CpniNotice!]
+  lastKnownLocation: [DeviceLocation!]
 }
 type Address { line1: String!  city: String!  state: String!  postalCode: String! }
 type Service {
@@ -56,6 +58,7 @@ type UsageRecord { startedAt: DateTime!  durationSeconds: Int!  direction: Direc
                    counterparty: String  bytes: BigInt
                    cellSite: String }
 type UsageSummary { month: String!  calls: Int!  minutes: Int!  bytes: BigInt! }
+type DeviceLocation { serviceId: ID!  serviceCategory: ServiceCategory!  cellSite: String  seenAt: DateTime! }
 type Invoice { id: ID!  period: String!  issuedAt: DateTime!  amount: Money!  status: InvoiceStatus! }
 type Money { amountCents: BigInt!  currency: String! }
 type PaymentMethod { kind: PaymentKind!  last4: String }
@@ -67,7 +70,8 @@ type Caller { client: String!  division: ID!  purpose: Purpose!  purposes: [Purp
 type AuditEvent { id: ID!  at: DateTime!  requestId: String!  client: String!  division: ID!
                   purpose: Purpose!  campaignId: ID  operationName: String  customerId: ID
                   disclosed: [DataCategory!]!  denied: [DataCategory!]!  policyIds: [String!]! }
-type AccessExplanation { allowed: Boolean!  policyIds: [String!]!  cites: [String!]!  facts: JSON! }
+type AccessExplanation { allowed: Boolean!  serviceId: ID  policyIds: [String!]!  cites: [String!]!  facts: JSON!
+                         services: [AccessExplanation!]! }
 input CustomerFilter { segment: Segment  status: CustomerStatus  state: String  namePrefix: String
                        serviceCategory: ServiceCategory }
 input CpniApprovalInput { customerId: ID!  status: CpniApprovalStatus!  scope: ApprovalScope = CPNI  channel: String! }

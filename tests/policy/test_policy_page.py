@@ -34,10 +34,36 @@ def matrix(bundle: PolicyBundle) -> Matrix:
 
 def test_tables_show_the_computed_letters(matrix: Matrix) -> None:
     page = read_page(render_matrix_page(matrix, now=NOW))
-    by_purpose, by_division = page.tables
+    by_purpose, by_division, by_category = page.tables
     assert by_purpose[1:] == [[matrix.purpose_cell(p, c).letter for c in SHOWN] for p in Purpose]
     divisions = list(dict.fromkeys((c.division, c.purpose) for c in matrix.cells))
     assert by_division[1:] == [[matrix.cell(d, p, c).letter for c in SHOWN] for d, p in divisions]
+    # One row per category, one column per purpose: the purpose table turned around.
+    assert by_category[1:] == [[matrix.purpose_cell(p, c).letter for p in Purpose] for c in Category]
+
+
+def test_every_category_has_a_row_the_schema_links_to(matrix: Matrix) -> None:
+    from gateway.schema import build_schema  # noqa: PLC0415
+
+    text = render_matrix_page(matrix, now=NOW)
+    page = read_page(text)
+    assert {f"category-{c.value}" for c in Category} <= set(page.ids)
+    sdl = build_schema().as_str()
+    for category in Category:
+        assert f"[{category.value}](/policy#category-{category.value})" in sdl, category
+    linked = set(re.findall(r"\(/policy#(category-[A-Z_]+)\)", sdl))
+    assert linked and linked <= set(page.ids)
+
+
+def test_cells_name_their_policies_and_published_only_listings(matrix: Matrix) -> None:
+    text = render_matrix_page(matrix, now=NOW)
+    cell = re.search(r'<td [^>]*title="dex_directory / directory_publishing / SUBSCRIBER_LIST: ([^"]*)">(.*?)</td>', text)
+    assert cell is not None
+    assert "published listings only" in cell.group(1) and "decided by directory-reads-subscriber-list" in cell.group(1)
+    assert '<sup class="pub" title="published listings only">P</sup>' in cell.group(2)
+    assert "directory-reads-subscriber-list</a>" in cell.group(2)  # the id, visible, not only a number
+    denied = re.search(r'<td [^>]*title="dex_directory / directory_publishing / CONTACT: ([^"]*)">', text)
+    assert denied is not None and "decided by no permit (default deny)" in denied.group(1)
 
 
 def test_every_cell_links_to_the_policies_deciding_it(matrix: Matrix, bundle: PolicyBundle) -> None:
@@ -83,7 +109,7 @@ async def test_served_over_http_and_cached(gateway: Gateway) -> None:
     assert first.status_code == 200
     assert first.headers["content-type"].startswith("text/html")
     page = read_page(first.text)
-    assert len(page.tables) == 2 and len(page.tables[1]) > 20
+    assert len(page.tables) == 3 and len(page.tables[1]) > 20
     assert page.links and set(page.links) <= set(page.ids)
     assert "Regime <strong>opt_out" in first.text
     again = await gateway.client.get("/policy")
