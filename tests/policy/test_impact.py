@@ -114,6 +114,32 @@ async def test_removing_express_location_approval(seeded_url: str, seeded: async
     assert 0 < marketing[2] < care[2]
 
 
+async def test_subscriber_list_only_when_published(seeded_url: str, seeded: asyncpg.Pool, policy_copy: Path) -> None:
+    """The listing change of issue 10, undone: the policy before it, diffed against today's."""
+    for name, condition in (
+        ("no_approval.cedar", ' && context.customer.listingPublished'),
+        ("marketing.cedar", ' &&\n  context.customer.listingPublished'),
+    ):
+        path = policy_copy / name
+        text = path.read_text()
+        assert condition in text, name
+        path.write_text(text.replace(condition, ""))
+    result = await Cli(seeded_url)("policy", "diff", str(policy_copy), str(POLICY_DIR), "--impact")
+    assert result.exit_code == 0, result.output
+    cells = _parse(result.output)
+    unlisted = "c.listed_phone IS NULL"
+    assert cells == {
+        ("dex_directory", "directory_publishing", "SUBSCRIBER_LIST"): ("A", "AP", await _count(seeded, unlisted), 0, {}),
+        ("partner", "third_party_marketing", "SUBSCRIBER_LIST"): (
+            "I", "IP",
+            await _count(seeded, f"{unlisted} AND c.status = 'ACTIVE' AND {_LATEST_CPNI} = 'OPT_IN'"), 0, {},
+        ),
+    }
+    assert 0 < cells[("partner", "third_party_marketing", "SUBSCRIBER_LIST")][2] < await _count(seeded, unlisted)
+    assert "~ policy directory-reads-subscriber-list" in result.output
+    assert "~ policy third-party-subscriber-list-opt-in" in result.output
+
+
 async def test_population_agrees_with_the_per_request_facts(seeded_url: str, seeded: asyncpg.Pool) -> None:
     db = Database(seeded)
     groups = await population(seeded)
