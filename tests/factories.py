@@ -40,6 +40,7 @@ async def make_customer(
     approval: str | None = None,
     location_approval: str | None = None,
     notice_days_ago: int | None = None,
+    notice_method: str = "MAIL",
     usage_per_service: int = 3,
     name: str | None = None,
     state: str = "CO",
@@ -92,8 +93,8 @@ async def make_customer(
             await record_approval(conn, cid, location_approval, scope="LOCATION")
         if notice_days_ago is not None:
             await conn.execute(
-                "INSERT INTO cpni_notices (customer_id, sent_at, method, recorded_by) VALUES ($1, $2, 'MAIL', 'test')",
-                cid, now - timedelta(days=notice_days_ago),
+                "INSERT INTO cpni_notices (customer_id, sent_at, method, recorded_by) VALUES ($1, $2, $3, 'test')",
+                cid, now - timedelta(days=notice_days_ago), notice_method,
             )
     return made
 

@@ -21,7 +21,8 @@ LEGEND: Mapping[str, str] = MappingProxyType(
         "A": "allowed",
         "T": "total service approach: the customer buys the division's own category "
         "(and, for service data, the service is of it or the customer buys 2+ categories)",
-        "O": "opt-out approval: latest CPNI approval OPT_IN, or none and a notice 30 days to 2 years old",
+        "O": "opt-out approval: latest CPNI approval OPT_IN, or none and a notice 30 days to 2 years old "
+        "(a mailed notice: 30 days from the 3rd day after mailing)",
         "I": "opt-in approval: latest CPNI approval OPT_IN",
         "X": "express location approval: latest LOCATION approval OPT_IN",
         "S": "own services only: service data only for services of the division's own category",

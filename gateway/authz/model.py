@@ -139,7 +139,9 @@ class Facts:
     terminated: bool
     business: bool  # segment BUSINESS
     cpni_approval: ApprovalStatus  # latest CPNI-scope approval, NONE if none
-    notice_in_window: bool  # an opt-out notice sent >= 30 days and < 2 years ago
+    # an opt-out notice sent >= 30 days (mailed: 30 days from the 3rd day after
+    # mailing) and < 2 years ago
+    notice_in_window: bool
     location_approved: bool  # latest LOCATION-scope approval is OPT_IN
     # The customer's listing is published (a listed number): only then are the
     # name, number and service address subscriber list information (222(h)(3)).

@@ -103,7 +103,9 @@ def notices_sql(c: Customers) -> str:
     )
     prior = f"CASE WHEN u < {past} AND {d.unit('prior_notice', 'id')} < 0.5 THEN 2 ELSE 1 END"
     # Sent up to 6 hours earlier than whole days before `now` (midnight):
-    # "29 days ago" stays inside the 30-day wait, "30 days ago" is past it.
+    # "29 days ago" stays inside the 30-day wait, "30 days ago" is past it for
+    # an EMAIL notice; a MAIL notice waits 30 days from the 3rd day after
+    # mailing, so its 30 to 32 days ago are still inside.
     days = f"CASE WHEN j = 1 THEN x.days ELSE x.days + 730 + {d.below('prior_days', 'x.id', 60)} END"
     sent = (
         f"$3::timestamptz - (({days}) * {DAY} + {d.below('notice_hour', 'j', 6 * 3600, 'x.id')})"

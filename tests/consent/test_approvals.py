@@ -61,12 +61,23 @@ async def test_a_change_applies_to_the_next_request_on_every_worker(
         assert (await marketing_read(worker, pool, made.id)).denied == {"services": "SERVICE"}
 
 
-@pytest.mark.parametrize(("age", "allowed"), [(timedelta(days=29), False), (timedelta(days=30, minutes=1), True)])
+# An emailed notice's 30 days run from sentAt; a mailed one's from the 3rd
+# day after mailing (SPEC 6.1, 64.2008(d)(1)).
+@pytest.mark.parametrize(
+    ("method", "age", "allowed"),
+    [
+        ("EMAIL", timedelta(days=29), False),
+        ("EMAIL", timedelta(days=30, minutes=1), True),
+        ("MAIL", timedelta(days=30, minutes=1), False),
+        ("MAIL", timedelta(days=32, minutes=1), False),
+        ("MAIL", timedelta(days=33, minutes=1), True),
+    ],
+)
 async def test_a_notice_starts_the_30_day_wait(
-    gateway: Gateway, pool: asyncpg.Pool, age: timedelta, allowed: bool
+    gateway: Gateway, pool: asyncpg.Pool, method: str, age: timedelta, allowed: bool
 ) -> None:
     made = await make_customer(pool, services=("LOCAL",))  # no approval record at all
-    ok(await record_notice(gateway, made.id, datetime.now(UTC) - age))
+    ok(await record_notice(gateway, made.id, datetime.now(UTC) - age, method=method))
     result = await marketing_read(gateway, pool, made.id)
     assert result.denied == ({} if allowed else {"services": "SERVICE"})
 

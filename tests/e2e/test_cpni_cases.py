@@ -35,11 +35,13 @@ async def test_case_1_opted_out_yesterday(gateway: Gateway, pool: asyncpg.Pool) 
     assert billing.data["services"][0]["usage"][0]["durationSeconds"] == 120
 
 
+# An emailed notice: the wait runs from sentAt (a mailed one from the 3rd day
+# after mailing: tests/e2e/test_listing_and_notices.py).
 @pytest.mark.parametrize(("days", "allowed"), [(29, False), (30, True), (31, True), (729, True), (731, False)])
 async def test_case_2_and_3_the_opt_out_notice_window(
     gateway: Gateway, pool: asyncpg.Pool, days: int, allowed: bool
 ) -> None:
-    made = await make_customer(pool, services=("LOCAL",), notice_days_ago=days)
+    made = await make_customer(pool, services=("LOCAL",), notice_days_ago=days, notice_method="EMAIL")
     read = await read_customer(
         gateway, pool, division="long_distance", purpose="marketing_cross_category",
         customer_id=made.id, selection="email " + USAGE,
