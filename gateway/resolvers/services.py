@@ -110,7 +110,7 @@ async def usage_summaries(
 
 
 # The newest usage record with a cell site, per service: one index probe per
-# service (usage_records_service_cell_site, migration 0004), whatever the
+# service (usage_records_service_cell_site, migration 0005), whatever the
 # number of records.
 LAST_LOCATION_SQL = """
 SELECT s.customer_id, s.id AS service_id, s.category AS service_category, l.cell_site, l.started_at AS seen_at
