@@ -160,7 +160,7 @@ def explain_access(
             **own.facts,
             "campaignId": campaign_id,
             "serviceId": scope.id if scope else None,
-            "path": [c.value for c, _ in asked],
+            "path": list(dict.fromkeys(c.value for c, _ in asked)),  # the categories decided, in order
         }
         service_id = scope.id if scope else None
         if refused:

@@ -83,3 +83,28 @@ def test_diff_lists_changed_cells(bundle: PolicyBundle, matrix: Matrix) -> None:
     assert {(c.category, c.old, c.new) for c in changes} == {(Category.LOCATION, "X", "I")}
     assert len(changes) == 13
     assert str(changes[0]) == "consumer_local marketing_same_category LOCATION: X -> I"
+
+
+def test_markdown_names_each_cells_policies(matrix: Matrix) -> None:
+    text = render_markdown(matrix)
+    rows = {tuple(line.split(" | ")[:2]): line for line in text.splitlines() if line.startswith("| ")}
+    directory = rows[("| dex_directory", "directory_publishing")]
+    assert "| AP (directory-reads-subscriber-list) |" in directory  # published listings only
+    assert "| D (no permit) |" in directory
+    marketing = rows[("| marketing", "marketing_cross_category")]
+    assert "| O (marketing-opt-in-approval, marketing-opt-out-approval, terminated-no-marketing) |" in marketing
+    assert "Published listings only (P in the division table): directory_publishing AP, third_party_marketing IP." in text
+
+
+def test_subscriber_list_cells_that_rest_on_publication(matrix: Matrix) -> None:
+    published_only = {(c.division, c.purpose) for c in matrix.cells if c.published_only}
+    assert published_only == {
+        ("dex_directory", Purpose.DIRECTORY_PUBLISHING),
+        ("partner", Purpose.THIRD_PARTY_MARKETING),
+    }
+    assert all(c.category is Category.SUBSCRIBER_LIST for c in matrix.cells if c.published_only)
+    document = json.loads(render_json(matrix))
+    directory = next(d for d in document["divisions"] if d["division"] == "dex_directory")
+    assert directory["cells"]["SUBSCRIBER_LIST"] == {
+        "letter": "A", "publishedOnly": True, "policies": ["directory-reads-subscriber-list"],
+    }

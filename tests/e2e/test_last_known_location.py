@@ -150,3 +150,18 @@ async def test_one_round_trip_for_every_customer_of_the_request(gateway: Gateway
         assert len(edges) == first
         trips[first] = _round_trips(response)
     assert trips[3] == trips[30]
+
+
+async def test_the_disclosure_is_audited_as_location(gateway: Gateway, pool: asyncpg.Pool) -> None:
+    made = await make_customer(pool, services=("WIRELESS",))
+    read = await read_customer(
+        gateway, pool, division="network_ops", purpose="emergency", customer_id=made.id, selection=LOCATION
+    )
+    assert read.denied == {}
+    row = await pool.fetchrow(
+        "SELECT division, purpose, disclosed, denied, policy_ids FROM audit_events WHERE customer_id = $1", made.id
+    )
+    assert row is not None
+    assert (row["division"], row["purpose"]) == ("network_ops", "emergency")
+    assert "LOCATION" in row["disclosed"] and row["denied"] == []
+    assert "emergency-reads-contact-and-location" in row["policy_ids"]
