@@ -20,18 +20,11 @@ import click
 
 from gateway.authz.cases import CaseError, parse_cases, run_cases
 from gateway.authz.decide import Authorizer
+from gateway.authz.deciding import deciding_policies, render_catalog_json, render_catalog_text
 from gateway.authz.diff import diff_matrices
 from gateway.authz.explain import CampaignRef, ServiceRef, explain_field, render_field_json, render_field_text
 from gateway.authz.impact import Group, impacts
-from gateway.authz.matrix import (
-    Matrix,
-    compute_matrix,
-    deciding_policies,
-    render_catalog_json,
-    render_catalog_text,
-    render_json,
-    render_markdown,
-)
+from gateway.authz.matrix import Matrix, compute_matrix, render_json, render_markdown
 from gateway.authz.model import Facts, Purpose, Regime, ServiceCategory
 from gateway.authz.policy import PolicyBundle, PolicyError, case_files, load_policy, read_cases
 from gateway.cli.common import data_dir_option, run_with_pool, settings_or_exit
