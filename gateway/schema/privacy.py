@@ -37,9 +37,10 @@ from gateway.schema.scalars import Purpose, customer_id_of
 
 PUBLIC = Category.PUBLIC
 AUDIT_CONNECTION = "auditEvents"
-# What explainAccess shows of a customer: status and segment (PUBLIC), the
-# categories subscribed to (SERVICE) and the consent facts (CONSENT).
-EXPLAIN_DISCLOSES = frozenset({Category.PUBLIC, Category.SERVICE, Category.CONSENT})
+# What explainAccess shows of a customer: status and segment (PUBLIC), whether
+# its listing is published (SUBSCRIBER_LIST), the categories subscribed to and
+# the services (SERVICE) and the consent facts (CONSENT).
+EXPLAIN_DISCLOSES = frozenset({Category.PUBLIC, Category.SUBSCRIBER_LIST, Category.SERVICE, Category.CONSENT})
 
 AuditOutcome = strawberry.enum(
     Outcome, name="AuditOutcome", description="DISCLOSED: the event disclosed a category; DENIED: it denied one."

@@ -81,6 +81,10 @@ async def test_customer_level_fields_have_no_service_breakdown(gateway: Gateway,
     assert (result["allowed"], result["services"], result["serviceId"]) == (False, [], None)
     assert result["facts"]["listingPublished"] is False
     assert result["summary"] == "denied: no policy permits it (Cedar's default deny)"
+    # Whether the listing is published is itself shown: the explanation's audit row says so.
+    row = await pool.fetchrow("SELECT division, disclosed FROM audit_events WHERE customer_id = $1", made.id)
+    assert row is not None and row["division"] == "privacy_office"
+    assert {"SUBSCRIBER_LIST", "SERVICE", "CONSENT"} <= set(row["disclosed"])
 
 
 async def test_the_campaign_decides_for_marketing_purposes(gateway: Gateway, pool: asyncpg.Pool) -> None:
