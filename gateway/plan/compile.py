@@ -46,7 +46,7 @@ COVERED_TYPES = frozenset(
     {
         "Query", "Customer", "CustomerConnection", "CustomerEdge", "PageInfo", "Caller", "Address",
         "Service", "ServiceConfiguration", "UsageRecord", "UsageSummary", "Invoice", "Money",
-        "PaymentMethod", "CpniApproval", "CpniNotice",
+        "PaymentMethod", "CpniApproval", "CpniNotice", "DeviceLocation",
     }
 )  # fmt: skip
 TYPENAME = "__typename"

@@ -47,6 +47,7 @@ BATCHES: dict[str, tuple[ModuleType, str]] = {
     "configuration": (services, "configurations"),
     "usage": (services, "usage"),
     "usage_summary": (services, "usage_summaries"),
+    "last_location": (services, "last_known_locations"),
     "invoices": (billing, "invoices"),
     "balance": (billing, "balances"),
     "payment_method": (billing, "payment_methods"),
@@ -283,6 +284,20 @@ def _services(run: Execution, node: Node, source: Any, out: dict[str, Any], path
     run.fetch("services", source.id, deliver)
 
 
+def _last_known_location(run: Execution, node: Node, source: Any, out: dict[str, Any], path: Path) -> None:
+    def deliver(rows: list[Any]) -> None:
+        facts = run.facts.get(source.id)
+        # Each device is location data of its own service (like UsageRecord.cellSite).
+        visible = [
+            row
+            for row in rows
+            if run.decisions.check_loaded(row.customer_id, Category.LOCATION, row.service_category, facts).allowed
+        ]
+        out[node.key] = run.complete(node, visible, path)
+
+    run.fetch("last_location", source.id, deliver)
+
+
 def _invoices(run: Execution, node: Node, source: Any, out: dict[str, Any], path: Path) -> None:
     last = run._args(node).get("last")
     last = _checked(last, 12, run.ctx.max_page_size)
@@ -321,6 +336,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("Customer", "email"): _contact("email"),
     ("Customer", "contactPhone"): _contact("contact_phone"),
     ("Customer", "services"): _services,
+    ("Customer", "lastKnownLocation"): _last_known_location,
     ("Customer", "invoices"): _invoices,
     ("Customer", "balance"): _by_customer("balance"),
     ("Customer", "paymentMethod"): _by_customer("payment_method"),

@@ -26,6 +26,7 @@ def planned(planner: Planner, query: str, variables: dict[str, object] | None = 
         "{ customers(first: 5, filter: {segment: BUSINESS}) { edges { cursor node { id name } } pageInfo { hasNextPage } } }",
         '{ customerByPhone(phone: "+1") { id __typename } }',
         "query { a: customer(id: 1) { ...F } } fragment F on Customer { id services { id ... on Service { plan } } }",
+        "{ customer(id: 1) { lastKnownLocation { serviceId serviceCategory cellSite seenAt } } }",
     ],
 )
 def test_the_traffic_of_divisions_is_planned(query: str) -> None:
