@@ -31,6 +31,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
+    GraphQLString,
     InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
@@ -73,8 +74,9 @@ class Node:
     is_list: bool
     non_null: bool
     boundary: Boundary | None
-    serialize: Callable[[Any], Any] | None  # leaves only
+    serialize: Callable[[Any], Any] | None  # leaves only; None for a string (passed as it is)
     children: tuple[Node, ...] | None  # objects only
+    fetch: tuple[str, str] | None = None  # (type, field) of a planned fetch, else the attribute is read
 
 
 class NotPlanned(Exception):
@@ -211,8 +213,14 @@ class Compiler:
         if isinstance(named, GraphQLObjectType):
             selection_sets = [f.selection_set for f in fields if f.selection_set is not None]
             children = self._nodes(named, selection_sets, fragments, variables)
-            return Node(key, name, first, definition, named.name, attribute, is_list, non_null, boundary, None, children)
+            fetch = (parent.name, name) if planned else None
+            return Node(
+                key, name, first, definition, named.name, attribute, is_list, non_null, boundary, None, children, fetch
+            )
         serialize = getattr(named, "serialize", None)
         if serialize is None:
             raise NotPlanned()
-        return Node(key, name, first, definition, named.name, attribute, is_list, non_null, boundary, serialize, None)
+        if named is GraphQLString:
+            serialize = None  # the database's text is the answer (graphql-core would only check it is a str)
+        fetch = (parent.name, name) if planned else None
+        return Node(key, name, first, definition, named.name, attribute, is_list, non_null, boundary, serialize, None, fetch)
