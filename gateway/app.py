@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 import orjson
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
@@ -113,8 +114,11 @@ def _runtime(request: Request) -> Runtime:
 async def graphql(request: Request) -> Response:
     runtime = _runtime(request)
     if request.method == "GET":
-        if "query" in request.query_params or "documentId" in request.query_params:
-            # GET never executes an operation, so a mutation can never ride on a link or an <img>.
+        # GET never executes an operation. A mutation (or anything but a browser
+        # opening GraphiQL, whose links carry ?query=) is told to POST.
+        asks = "query" in request.query_params or "documentId" in request.query_params
+        browser = "text/html" in request.headers.get("accept", "")
+        if asks and (not browser or _is_mutation(request.query_params.get("query", ""), runtime)):
             observation = Observation(new_request_id())
             response = error_response("METHOD_NOT_ALLOWED", "Send GraphQL operations with POST", observation.request_id)
             response.headers["Allow"] = "POST"
@@ -126,6 +130,17 @@ async def graphql(request: Request) -> Response:
         html = get_graphql_ide_html("graphiql")
         return HTMLResponse(html)
     return await runtime.endpoint(request)
+
+
+def _is_mutation(text: str, runtime: Runtime) -> bool:
+    """Whether ``text`` holds a mutation (text that does not parse holds none: it is not run either)."""
+    try:
+        document = parse(text, max_tokens=runtime.settings.limits.max_tokens, no_location=True)
+    except GraphQLError:
+        return False
+    return any(
+        isinstance(d, OperationDefinitionNode) and d.operation == OperationType.MUTATION for d in document.definitions
+    )
 
 
 async def healthz(request: Request) -> Response:

@@ -162,11 +162,12 @@ async def test_a_mutation_over_get_is_refused_and_writes_nothing(gateway: Gatewa
         'categories: [SERVICE], startsAt: "2026-01-01T00:00:00Z", endsAt: "2027-01-01T00:00:00Z"}) { id } }' % name
     )
     token = gateway.token("marketing")
-    response = await gateway.client.get(
-        "/graphql", params={"query": mutation}, headers={"Authorization": f"Bearer {token}"}
-    )
-    assert_refused(response, 405, "METHOD_NOT_ALLOWED", token)
-    assert response.headers["allow"] == "POST"
+    for accept in ("application/json", "text/html"):  # an API client, or a link opened in a browser
+        response = await gateway.client.get(
+            "/graphql", params={"query": mutation}, headers={"Authorization": f"Bearer {token}", "Accept": accept}
+        )
+        assert_refused(response, 405, "METHOD_NOT_ALLOWED", token)
+        assert response.headers["allow"] == "POST"
     assert await pool.fetchval("SELECT count(*) FROM campaigns WHERE name = $1", name) == 0
 
 
@@ -175,6 +176,16 @@ async def test_a_query_over_get_is_refused_too(gateway: Gateway) -> None:
         "/graphql", params={"query": ME}, headers={"Authorization": f"Bearer {gateway.token(CARE)}"}
     )
     assert_refused(response, 405, "METHOD_NOT_ALLOWED")
+
+
+async def test_a_graphiql_link_with_a_query_opens_graphiql_and_runs_nothing(gateway: Gateway) -> None:
+    response = await gateway.client.get(
+        "/graphql",
+        params={"query": ME},
+        headers={"Authorization": f"Bearer {gateway.token(CARE)}", "Accept": "text/html,*/*"},
+    )
+    assert response.status_code == 200 and "graphiql" in response.text.lower()
+    assert "care-desk" not in response.text and "customer_care-client" not in response.text
 
 
 # -- introspection ---------------------------------------------------------------------------------------
