@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 import orjson
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
@@ -32,9 +33,11 @@ from gateway.db import close_pool, create_pool, resolve_gateway_url
 from gateway.drain import CancelledAnswer, Drain
 from gateway.endpoint import GraphQLEndpoint
 from gateway.keys import require_keys
+from gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from gateway.metrics import Metrics
+from gateway.observe import Observation
 from gateway.policy_page import PolicyPage
-from gateway.responses import error_response
+from gateway.responses import error_response, new_request_id
 from gateway.schema import build_schema
 
 log = logging.getLogger("cpni_gateway")
@@ -90,7 +93,12 @@ class BodyLimit:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response("PAYLOAD_TOO_LARGE", "The request body is too large", "-")
+        observation = Observation(new_request_id())
+        response = error_response("PAYLOAD_TOO_LARGE", "The request body is too large", observation.request_id)
+        runtime: Runtime | None = getattr(getattr(scope.get("app"), "state", None), "runtime", None)
+        if runtime is not None:  # its log line and metrics, as for every GraphQL request
+            observation.outcome = "PAYLOAD_TOO_LARGE"
+            observation.finish(response, runtime.metrics, runtime.pool)
         await response(scope, receive, send)
 
 
@@ -106,11 +114,33 @@ def _runtime(request: Request) -> Runtime:
 async def graphql(request: Request) -> Response:
     runtime = _runtime(request)
     if request.method == "GET":
+        # GET never executes an operation. A mutation (or anything but a browser
+        # opening GraphiQL, whose links carry ?query=) is told to POST.
+        asks = "query" in request.query_params or "documentId" in request.query_params
+        browser = "text/html" in request.headers.get("accept", "")
+        if asks and (not browser or _is_mutation(request.query_params.get("query", ""), runtime)):
+            observation = Observation(new_request_id())
+            response = error_response("METHOD_NOT_ALLOWED", "Send GraphQL operations with POST", observation.request_id)
+            response.headers["Allow"] = "POST"
+            observation.outcome = "METHOD_NOT_ALLOWED"
+            observation.finish(response, runtime.metrics, runtime.pool)
+            return response
         if not runtime.settings.graphiql:
-            return error_response("BAD_REQUEST", "GraphiQL is disabled; POST GraphQL requests", "-")
+            return error_response("BAD_REQUEST", "GraphiQL is disabled; POST GraphQL requests", new_request_id())
         html = get_graphql_ide_html("graphiql")
         return HTMLResponse(html)
     return await runtime.endpoint(request)
+
+
+def _is_mutation(text: str, runtime: Runtime) -> bool:
+    """Whether ``text`` holds a mutation (text that does not parse holds none: it is not run either)."""
+    try:
+        document = parse(text, max_tokens=runtime.settings.limits.max_tokens, no_location=True)
+    except GraphQLError:
+        return False
+    return any(
+        isinstance(d, OperationDefinitionNode) and d.operation == OperationType.MUTATION for d in document.definitions
+    )
 
 
 async def healthz(request: Request) -> Response:
@@ -126,15 +156,17 @@ async def readyz(request: Request) -> Response:
         async with runtime.pool.acquire() as conn:
             await conn.fetchval("SELECT 1")
         checks["database"] = "ok"
-    except Exception as exc:  # readiness reports, never raises
-        checks["database"] = f"unavailable ({type(exc).__name__})"
+    except Exception:  # readiness reports, never raises (and never names the driver's error)
+        checks["database"] = "unavailable"
     ready = all(v == "ok" for v in checks.values())
     body = orjson.dumps({"ready": ready, "checks": checks})
     return Response(body, status_code=200 if ready else 503, media_type="application/json")
 
 
 async def metrics(request: Request) -> Response:
-    return PlainTextResponse(_runtime(request).metrics.render(), media_type="text/plain; version=0.0.4")
+    runtime = _runtime(request)
+    runtime.metrics.pool(runtime.pool)
+    return Response(runtime.metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
 
 async def policy_page(request: Request) -> Response:
@@ -143,11 +175,16 @@ async def policy_page(request: Request) -> Response:
 
 
 def create_app(
-    settings: Settings | None = None, *, database_url: str | None = None, drain: Drain | None = None
+    settings: Settings | None = None,
+    *,
+    database_url: str | None = None,
+    drain: Drain | None = None,
+    serving: bool = False,
 ) -> Starlette:
     """The gateway as an ASGI app; state is built when the lifespan starts.
 
     ``drain``: set by the server on SIGTERM; ``/readyz`` then answers 503.
+    ``serving``: a server's app (``serve``), which starts its validation process at once.
     """
     settings = settings or load_settings()
 
@@ -157,6 +194,7 @@ def create_app(
         for warning in bundle.warnings:
             log.warning("policy: %s", warning)
         authorizer = Authorizer(bundle, settings.regime)
+        verifier = TokenVerifier(settings, bundle.divisions)  # a bad key setting stops startup here
         dsn = database_url or await resolve_gateway_url(settings)  # never the owner (gateway/db.py)
         pool = await create_pool(settings, dsn)
         try:
@@ -171,18 +209,22 @@ def create_app(
             schema=schema._schema,
             executor_class=schema.execution_context_class,
             authorizer=authorizer,
-            verifier=TokenVerifier(settings, bundle.divisions),
+            verifier=verifier,
             pool=pool,
             audit=audit,
             campaigns=CampaignGate(pool, acquire_timeout=settings.limits.pool_acquire_timeout_s),
             metrics=metrics_,
         )
         app.state.runtime = Runtime(settings, bundle, authorizer, pool, endpoint, metrics_, PolicyPage(authorizer))
+        if serving:
+            endpoint.documents.warm()
         try:
             yield
         finally:
             # Bounded: shutdown keeps its deadline (gateway/drain.py).
-            await asyncio.gather(audit.close(), close_pool(pool))
+            await asyncio.gather(
+                audit.close(), close_pool(pool), asyncio.to_thread(endpoint.documents.close)
+            )
 
     app = Starlette(
         routes=[
@@ -204,4 +246,4 @@ def asgi_factory() -> Any:
     """Entry point for ``uvicorn --factory gateway.app:asgi_factory`` (worker processes)."""
     settings = load_settings()
     require_keys(settings)
-    return create_app(settings)
+    return create_app(settings, serving=True)

@@ -7,21 +7,26 @@ their messages never repeat the token or say which check failed in detail.
 
 from __future__ import annotations
 
+import math
 import secrets
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import jwt
 
 from gateway.authz.model import Division, Purpose
-from gateway.config import Settings
+from gateway.config import ConfigError, Settings
 
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "exp", "iat", "division", "purposes")
+NUMERIC_DATE_CLAIMS = ("exp", "iat", "nbf")
+ASYMMETRIC = ("RS256", "ES256", "EdDSA")
 LEEWAY_SECONDS = 30
+JWKS_REFRESH_COOLDOWN = 5.0  # seconds between refetches for unknown key ids
+KEY_FILE_SETTING = "CPNI_GATEWAY_JWT_PUBLIC_KEY_FILE"
 
 
 class AuthError(Exception):
@@ -54,8 +59,11 @@ class KeySourceUnavailable(Exception):
 class TokenVerifier:
     """Verifies bearer tokens with the configured algorithms and keys.
 
-    Keys: the HS256 secret, a public key file, or a JWKS URL (keys cached,
-    fetched again when a token names an unknown key id).
+    Keys: the HS256 secret, a public key file (read and checked when the
+    verifier is built: a missing, unreadable or invalid file stops startup
+    with :class:`ConfigError` naming the setting), or a JWKS URL (keys cached,
+    fetched again when a token names an unknown key id; while the URL cannot
+    be reached every token that needs it is :class:`KeySourceUnavailable`).
     """
 
     def __init__(self, settings: Settings, divisions: Mapping[str, Division]) -> None:
@@ -66,30 +74,46 @@ class TokenVerifier:
             if settings.jwks_url
             else None
         )
+        self._public_key = _read_public_key(settings)
+        self._jwks_lock = threading.Lock()
+        self._jwks_refreshed = float("-inf")
 
     @property
     def fetches_keys(self) -> bool:
         """True when verifying may wait on the network (run it off the event loop)."""
         return self._jwks is not None
 
-    @cached_property
-    def _public_key(self) -> str | None:
-        path = self._settings.jwt_public_key_file
-        return Path(path).read_text() if path else None
-
     def _key_for(self, algorithm: str, token: str) -> Any:
         if algorithm == "HS256":
             if self._settings.signing_key is None:
                 raise unauthenticated("Authentication failed: token algorithm not accepted")
             return self._settings.signing_key
+        if self._public_key is not None:
+            return self._public_key
         if self._jwks is not None:
+            return self._jwks_key(token)
+        raise unauthenticated()
+
+    def _jwks_key(self, token: str) -> Any:
+        """The JWKS key the token names; unreachable or unusable JWKS = :class:`KeySourceUnavailable`.
+
+        An unknown key id refetches the set (at most once per cooldown); if that
+        refetch fails the token could not be checked at all, so it is 503, not 401.
+        """
+        assert self._jwks is not None
+        kid = jwt.get_unverified_header(token).get("kid")
+        with self._jwks_lock:
             try:
-                return self._jwks.get_signing_key_from_jwt(token).key
-            except jwt.PyJWKClientConnectionError:
+                key = _match(self._jwks.get_signing_keys(), kid)
+                if key is None and time.monotonic() - self._jwks_refreshed >= JWKS_REFRESH_COOLDOWN:
+                    self._jwks_refreshed = time.monotonic()
+                    key = _match(self._jwks.get_signing_keys(refresh=True), kid)
+            except (jwt.PyJWTError, ValueError, OSError):  # unreachable, not JSON, no usable keys
+                self._jwks_refreshed = float("-inf")  # the next unknown key id asks again
                 raise KeySourceUnavailable() from None
-        if self._public_key is None:
-            raise unauthenticated()
-        return self._public_key
+        if key is None:
+            raise unauthenticated("Authentication failed: invalid token")
+        return key.key
 
     def verify(self, authorization: str | None) -> Caller:
         """The caller named by an ``Authorization: Bearer`` header, or :class:`AuthError`."""
@@ -114,10 +138,14 @@ class TokenVerifier:
                 leeway=LEEWAY_SECONDS,
                 options={"require": list(REQUIRED_CLAIMS)},
             )
+        except (KeySourceUnavailable, AuthError):
+            raise
         except jwt.ExpiredSignatureError:
             raise unauthenticated("Authentication failed: token expired") from None
-        except jwt.PyJWTError:
+        except (jwt.PyJWTError, ValueError, TypeError, OverflowError):
             raise unauthenticated("Authentication failed: invalid token") from None
+        if not all(_numeric_date(claims[name]) for name in NUMERIC_DATE_CLAIMS if name in claims):
+            raise unauthenticated("Authentication failed: invalid token")
         return self._caller(claims)
 
     def _caller(self, claims: Mapping[str, Any]) -> Caller:
@@ -132,6 +160,40 @@ class TokenVerifier:
         # Unknown purpose names in a token are ignored: they can never be declared.
         purposes = frozenset(Purpose(p) for p in raw_purposes if p in Purpose._value2member_map_)
         return Caller(client=sub, division=division, purposes=purposes)
+
+
+def _numeric_date(value: object) -> bool:
+    """A NumericDate (RFC 7519): a finite JSON number; "exp": "9999999999", true or Infinity is none."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value)) and abs(value) < 2**53
+    except OverflowError:
+        return False
+
+
+def _match(keys: list[jwt.PyJWK], kid: object) -> jwt.PyJWK | None:
+    return next((k for k in keys if k.key_id == kid), None)
+
+
+def _read_public_key(settings: Settings) -> Any:
+    """The configured public key, parsed; :class:`ConfigError` naming the setting when it cannot be."""
+    path = settings.jwt_public_key_file
+    if path is None:
+        return None
+    try:
+        text = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{KEY_FILE_SETTING}: the file does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"{KEY_FILE_SETTING}: the file cannot be read ({exc.strerror or type(exc).__name__})") from None
+    algorithms = [a for a in settings.jwt_algorithms if a in ASYMMETRIC] or list(ASYMMETRIC)
+    for name in algorithms:
+        try:
+            return jwt.get_algorithm_by_name(name).prepare_key(text)
+        except (jwt.InvalidKeyError, ValueError, TypeError):
+            continue
+    raise ConfigError(f"{KEY_FILE_SETTING}: not a PEM public key for {', '.join(algorithms)}")
 
 
 def choose_purpose(caller: Caller, declared: str | None) -> Purpose:

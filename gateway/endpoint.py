@@ -1,37 +1,26 @@
-"""POST /graphql: authenticate, parse and validate (cached), execute, audit, answer.
+"""POST /graphql: authenticate, parse and validate (cached, off the loop), execute, audit, answer.
 
 Every refusal maps to one public error code and HTTP status (SPEC section 4).
 No response carries a stack trace, SQL, a driver name, a file path, a token
-or a "Did you mean" suggestion.
+or a "Did you mean" suggestion. Each request leaves one JSON log line and
+its metrics (see :mod:`gateway.observe`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import secrets
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Protocol
 
 import asyncpg
-import orjson
 from graphql import (
     DocumentNode,
     ExecutionResult,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
     GraphQLSchema,
-    InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
-    SelectionSetNode,
     execute,
-    parse,
-    specified_rules,
-    validate,
 )
 from starlette.requests import Request
 from starlette.responses import Response
@@ -42,7 +31,11 @@ from gateway.authz.decide import Authorizer
 from gateway.campaigns import CampaignGate
 from gateway.config import Settings
 from gateway.cursors import CursorCodec
+from gateway.documents import Documents
+from gateway.http_input import Disconnected, check_headers, declared_purpose, read_body
 from gateway.metrics import Metrics
+from gateway.observe import Observation
+from gateway.operations import operation_label, root_fields, select_operation
 from gateway.plan import NotPlanned, Planner, in_document_order
 from gateway.resolvers.database import DATABASE_ERRORS, Database
 from gateway.resolvers.loaders import Loaders
@@ -52,25 +45,17 @@ from gateway.responses import (
     error_response,
     format_error,
     json_response,
+    new_request_id,
     strip_suggestions,
 )
 from gateway.schema.context import Campaign, Decisions, RequestContext
 from gateway.schema.errors import ServiceUnavailableError
-from gateway.schema.limits import check_cost, limit_rules
-
-log = logging.getLogger("cpni_gateway.request")
+from gateway.schema.limits import check_cost, coerce_variables
 
 # Errors raised inside resolvers that mean "a backing store is unavailable".
 UNAVAILABLE: tuple[type[Exception], ...] = (ServiceUnavailableError, AuditUnavailable, *DATABASE_ERRORS)
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A parsed and validated document (cached by its text: it depends on nothing else)."""
-
-    document: DocumentNode | None
-    code: str | None = None
-    messages: tuple[str, ...] = ()
+# Codes that refuse the whole operation wherever they arise (no partial data).
+REFUSING_CODES = ("QUERY_TOO_COMPLEX", "BAD_USER_INPUT")
 
 
 class GraphQLEndpoint:
@@ -101,25 +86,8 @@ class GraphQLEndpoint:
         # The configured key (the same on every process); without one (an
         # app built directly, as in tests), a random key of this process.
         self.cursors = CursorCodec(settings.cursor_key or secrets.token_urlsafe(48))
-        limits = settings.limits
-        self._rules = [*specified_rules, *limit_rules(limits.max_depth, limits.max_aliases)]
-        self.prepare = lru_cache(maxsize=1024)(self._prepare)
+        self.documents = Documents(schema, settings.limits)
         self.planner = Planner(schema) if settings.planner else None
-
-    def _prepare(self, query: str) -> Prepared:
-        try:
-            document = parse(query, max_tokens=self.settings.limits.max_tokens, no_location=False)
-        except GraphQLError as exc:
-            if "token limit" in exc.message.lower() or "tokens" in exc.message.lower():
-                return Prepared(None, "QUERY_TOO_COMPLEX", ("Query has too many tokens",))
-            return Prepared(None, "GRAPHQL_PARSE_FAILED", (strip_suggestions(exc.message),))
-        errors = validate(self.schema, document, self._rules, max_errors=20, hide_suggestions=True)
-        if errors:
-            too_complex = [e for e in errors if (e.extensions or {}).get("code") == "QUERY_TOO_COMPLEX"]
-            if too_complex:
-                return Prepared(None, "QUERY_TOO_COMPLEX", tuple(e.message for e in too_complex))
-            return Prepared(None, "GRAPHQL_VALIDATION_FAILED", tuple(strip_suggestions(e.message) for e in errors))
-        return Prepared(document)
 
     def _context(
         self, request: Request, request_id: str, caller: Caller, purpose: Any, campaign: Campaign | None
@@ -182,94 +150,91 @@ class GraphQLEndpoint:
         return result
 
     async def __call__(self, request: Request) -> Response:
-        request_id = secrets.token_hex(8)
-        with self.metrics.timed() as outcome:
-            response = await self._handle(request, request_id)
-            outcome.status = response.status_code
+        observation = Observation(new_request_id())
+        try:
+            response = await self._handle(request, observation)
+        except Disconnected:
+            response = Response(status_code=499)  # nobody reads it; logged and counted as such
+            observation.outcome = "CLIENT_DISCONNECTED"
+        observation.finish(response, self.metrics, self.pool)
         return response
 
-    async def _handle(self, request: Request, request_id: str) -> Response:
-        header = request.headers.get("authorization")
+    async def _handle(self, request: Request, observation: Observation) -> Response:
+        request_id = observation.request_id
         try:
+            header = request.headers.get("authorization")
             if self.verifier.fetches_keys:
                 caller = await asyncio.to_thread(self.verifier.verify, header)
             else:
                 caller = self.verifier.verify(header)
-            purpose = choose_purpose(caller, request.headers.get("x-purpose"))
+            observation.division = caller.division.id
+            check_headers(request)
+            purpose = choose_purpose(caller, declared_purpose(request))
+            observation.purpose = purpose.value
+            body = await read_body(request, timeout=self.settings.limits.request_timeout_s)
         except AuthError as exc:
-            return error_response(exc.code, exc.message, request_id)
+            return observation.refused(error_response(exc.code, exc.message, request_id), exc.code)
         except KeySourceUnavailable:
-            log.warning("request %s: the JWKS endpoint is unavailable", request_id)
-            return error_response("SERVICE_UNAVAILABLE", "Service temporarily unavailable", request_id)
-        try:
-            body = await self._body(request)
+            observation.cause = "jwks"
+            return observation.refused(self._unavailable(request_id), "SERVICE_UNAVAILABLE")
         except Refusal as exc:
-            return error_response(exc.code, exc.message, request_id)
+            return observation.refused(_refusal_response(exc, request_id), exc.code)
+        budget = asyncio.timeout(self.settings.limits.request_timeout_s)
         try:
-            return await asyncio.wait_for(
-                self._run(request, request_id, caller, purpose, body),
-                timeout=self.settings.limits.request_timeout_s,
-            )
-        except (TimeoutError, asyncpg.QueryCanceledError):  # the budget, or the statement timeout
-            return error_response("TIMEOUT", "The request took longer than its time budget", request_id)
+            async with budget:
+                return await self._run(request, observation, caller, purpose, body)
+        except (TimeoutError, asyncpg.QueryCanceledError) as exc:  # the budget, or the statement timeout
+            if isinstance(exc, TimeoutError) and not budget.expired():  # a bounded wait inside: the pool's
+                observation.cause = "database"
+                return observation.refused(self._unavailable(request_id), "SERVICE_UNAVAILABLE")
+            message = "The request took longer than its time budget"
+            return observation.refused(error_response("TIMEOUT", message, request_id), "TIMEOUT")
         except AuthError as exc:
-            return error_response(exc.code, exc.message, request_id)
+            return observation.refused(error_response(exc.code, exc.message, request_id), exc.code)
         except Refusal as exc:
-            return error_response(exc.code, exc.message, request_id)
+            return observation.refused(error_response(exc.code, exc.message, request_id), exc.code)
         except UNAVAILABLE as exc:
-            log.warning("request %s: service unavailable (%s)", request_id, type(exc).__name__)
-            return error_response("SERVICE_UNAVAILABLE", "Service temporarily unavailable", request_id)
+            observation.cause = "audit" if isinstance(exc, AuditUnavailable) else "database"
+            return observation.refused(self._unavailable(request_id), "SERVICE_UNAVAILABLE")
         except Exception as exc:  # the last line of defence: masked
-            log.error("request %s: unexpected %s", request_id, type(exc).__name__)
-            return error_response("INTERNAL_SERVER_ERROR", "Internal server error", request_id)
+            observation.cause = type(exc).__name__
+            response = error_response("INTERNAL_SERVER_ERROR", "Internal server error", request_id)
+            return observation.refused(response, "INTERNAL_SERVER_ERROR")
 
-    async def _body(self, request: Request) -> dict[str, Any]:
-        content_type = request.headers.get("content-type", "")
-        if "json" not in content_type:
-            raise Refusal("BAD_REQUEST", "Send a JSON body with Content-Type: application/json")
-        raw = await request.body()
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise Refusal("BAD_REQUEST", "The body is not valid JSON") from None
-        if isinstance(body, list):
-            raise Refusal("BAD_REQUEST", "Batched operations are not supported")
-        if not isinstance(body, dict) or not isinstance(body.get("query"), str):
-            raise Refusal("BAD_REQUEST", "The body needs a `query` string")
-        variables = body.get("variables")
-        if variables is not None and not isinstance(variables, dict):
-            raise Refusal("BAD_USER_INPUT", "`variables` must be an object")
-        name = body.get("operationName")
-        if name is not None and not isinstance(name, str):
-            raise Refusal("BAD_REQUEST", "`operationName` must be a string")
-        return body
+    @staticmethod
+    def _unavailable(request_id: str) -> Response:
+        return error_response("SERVICE_UNAVAILABLE", "Service temporarily unavailable", request_id)
 
     async def _run(
-        self, request: Request, request_id: str, caller: Caller, purpose: Any, body: dict[str, Any]
+        self, request: Request, observation: Observation, caller: Caller, purpose: Any, body: dict[str, Any]
     ) -> Response:
-        prepared = self.prepare(body["query"])
+        request_id = observation.request_id
+        prepared = await self.documents.prepare(body["query"])
         if prepared.document is None:
             assert prepared.code is not None
+            observation.outcome = prepared.code
             refusals = [{"message": m, "extensions": {"code": prepared.code}} for m in prepared.messages]
             return json_response({"errors": refusals}, STATUS_BY_CODE[prepared.code], request_id)
         document = prepared.document
         operation_name = body.get("operationName")
-        operation = _operation(document, operation_name)
-        variables = body.get("variables") or {}
+        operation = select_operation(document, operation_name)
+        limits = self.settings.limits
         try:
+            variables = coerce_variables(self.schema, operation, body.get("variables") or {})
             check_cost(
+                self.schema,
                 document,
                 operation,
                 variables,
-                max_cost=self.settings.limits.max_cost,
-                max_page_size=self.settings.limits.max_page_size,
-                max_usage_page=self.settings.limits.max_usage_page,
+                max_cost=limits.max_cost,
+                max_page_size=limits.max_page_size,
+                max_usage_page=limits.max_usage_page,
             )
         except GraphQLError as exc:
-            raise Refusal("QUERY_TOO_COMPLEX", exc.message) from None
+            raise Refusal((exc.extensions or {}).get("code", "QUERY_TOO_COMPLEX"), exc.message) from None
         if operation.operation == OperationType.SUBSCRIPTION:
             raise Refusal("BAD_REQUEST", "Subscriptions are not supported")
-        if operation.operation == OperationType.MUTATION and len(_root_fields(document, operation)) > 1:
+        if operation.operation == OperationType.MUTATION and len(root_fields(document, operation)) > 1:
             # With several, an error in one would hide the writes of the others
             # (a retry would then write them twice).
             raise Refusal("BAD_USER_INPUT", "Send one mutation per request")
@@ -280,39 +245,51 @@ class GraphQLEndpoint:
             purpose,
             mutation=operation.operation == OperationType.MUTATION,
         )
+        raw_variables = body.get("variables") or {}
         ctx = self._context(request, request_id, caller, purpose, campaign)
-        result = await self._execute(body["query"], document, operation, variables, ctx)
+        result = await self._execute(body["query"], document, operation, raw_variables, ctx)
         if result is None:
             ctx = self._context(request, request_id, caller, purpose, campaign)  # nothing of the plan's run is kept
-            result = await self._reference(document, operation_name, variables, ctx)
+            result = await self._reference(document, operation_name, raw_variables, ctx)
         db = ctx.loaders.db
 
         errors = in_document_order(result.data, result.errors or [])
         for error in errors:
             original = error.original_error
+            if isinstance(original, AuditUnavailable | ServiceUnavailableError | asyncpg.QueryCanceledError):
+                raise original  # the statement timeout is answered as TIMEOUT
             if isinstance(original, UNAVAILABLE):
-                raise original
+                # e.g. the pool's acquire timeout: a TimeoutError, but not the request's budget (503, not 504)
+                raise ServiceUnavailableError("database unavailable") from original
             if original is not None and not isinstance(original, GraphQLError):
                 raise original
         if result.data is None and errors and all(e.path is None for e in errors):
             # Variable coercion failed before execution started.
             raise Refusal("BAD_USER_INPUT", strip_suggestions(errors[0].message))
-        refusal = None
-        for error in errors:
-            code = (error.extensions or {}).get("code")
-            if code in ("QUERY_TOO_COMPLEX", "BAD_USER_INPUT") and error.path is not None and len(errors) == 1:
-                refusal = Refusal(code, error.message)
+        # An invalid argument refuses the whole operation, however many objects it touched.
+        refusal = next(
+            (
+                Refusal(code, strip_suggestions(e.message))
+                for e in errors
+                if (code := (e.extensions or {}).get("code")) in REFUSING_CODES
+            ),
+            None,
+        )
 
         forbidden = [e for e in errors if (e.extensions or {}).get("code") == "FORBIDDEN"]
         # X-Authz-Mode: strict refuses the whole operation when anything is denied.
         strict = request.headers.get("x-authz-mode", "").strip().lower() == "strict"
         # A refused operation discloses nothing, but the denials it decided are recorded.
-        await self.audit.record(
-            ctx,
-            operation_name or _operation_label(operation),
-            withheld=refusal is not None or (strict and bool(forbidden)),  # no data goes out
-            denied_categories=[(e.extensions or {})["category"] for e in forbidden if "category" in (e.extensions or {})],
-        )
+        with self.metrics.audit_write():
+            await self.audit.record(
+                ctx,
+                operation_name or operation_label(operation),
+                withheld=refusal is not None or (strict and bool(forbidden)),  # no data goes out
+                denied_categories=[
+                    (e.extensions or {})["category"] for e in forbidden if "category" in (e.extensions or {})
+                ],
+            )
+        observation.decisions = ctx.decisions
         if refusal is not None:
             raise refusal
 
@@ -320,9 +297,11 @@ class GraphQLEndpoint:
         if self.settings.server_timing:
             headers["Server-Timing"] = f'sql;desc="round trips";dur={db.round_trips}'
         if strict and forbidden:
+            observation.outcome = "FORBIDDEN"
             return json_response({"errors": [format_error(e) for e in forbidden]}, 403, request_id, headers)
         payload: dict[str, Any] = {"data": result.data}
         if errors:
+            observation.outcome = "PARTIAL"
             payload["errors"] = [format_error(e) for e in errors]
         return json_response(payload, 200, request_id, headers)
 
@@ -332,36 +311,8 @@ class _Outcome(Protocol):
     errors: Any
 
 
-def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode:
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if name is None:
-        if len(operations) != 1:
-            raise Refusal("BAD_REQUEST", "Name the operation to run with `operationName`")
-        return operations[0]
-    for operation in operations:
-        if operation.name is not None and operation.name.value == name:
-            return operation
-    raise Refusal("BAD_REQUEST", "No operation with that `operationName`")
-
-
-def _root_fields(document: DocumentNode, operation: OperationDefinitionNode) -> set[str]:
-    """The response keys an operation selects at its root, through fragments."""
-    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    keys: set[str] = set()
-
-    def walk(selection_set: SelectionSetNode, seen: frozenset[str]) -> None:
-        for node in selection_set.selections:
-            if isinstance(node, FieldNode):
-                if node.name.value != "__typename":
-                    keys.add(node.alias.value if node.alias else node.name.value)
-            elif isinstance(node, InlineFragmentNode):
-                walk(node.selection_set, seen)
-            elif isinstance(node, FragmentSpreadNode) and node.name.value in fragments and node.name.value not in seen:
-                walk(fragments[node.name.value].selection_set, seen | {node.name.value})
-
-    walk(operation.selection_set, frozenset())
-    return keys
-
-
-def _operation_label(operation: OperationDefinitionNode) -> str | None:
-    return operation.name.value if operation.name else None
+def _refusal_response(exc: Refusal, request_id: str) -> Response:
+    response = error_response(exc.code, exc.message, request_id)
+    if exc.code == "TIMEOUT":
+        response.headers["Connection"] = "close"  # the rest of a slow body is not awaited
+    return response

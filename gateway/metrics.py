@@ -1,59 +1,102 @@
-"""Prometheus metrics in the text exposition format, without a client library."""
+"""Prometheus metrics (``GET /metrics``), correct across ``--workers N``.
+
+With one process the metrics live in a registry of this object. With
+several, ``serve`` sets ``PROMETHEUS_MULTIPROC_DIR`` to a fresh directory
+before the workers start: prometheus-client then keeps every value in a file
+per process there, and :meth:`Metrics.render` sums them all, so totals are
+the same whichever worker answers the scrape.
+
+Labels only ever hold values the gateway itself chose (a registry division
+id, a purpose of the closed list, a public error code, a category), never
+text a client sent.
+"""
 
 from __future__ import annotations
 
+import os
 import time
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import asyncpg
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+if TYPE_CHECKING:
+    from gateway.schema.context import Decisions
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+AUDIT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-@dataclass
-class Outcome:
-    status: int = 500
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
 class Metrics:
-    """Request counts by status and a latency histogram (per worker process)."""
+    """The gateway's metrics; one per process, built in the lifespan."""
 
     def __init__(self) -> None:
-        self.requests: Counter[int] = Counter()
-        self.bucket_counts = [0] * len(BUCKETS)
-        self.latency_sum = 0.0
-        self.latency_count = 0
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "cpni_gateway_requests",
+            "GraphQL requests by division, purpose and outcome (OK, PARTIAL or the error code).",
+            ["division", "purpose", "outcome"],
+            registry=r,
+        )
+        self.request_seconds = Histogram(
+            "cpni_gateway_request_seconds", "GraphQL request latency.", buckets=BUCKETS, registry=r
+        )
+        self.decisions = Counter(
+            "cpni_gateway_decisions",
+            "Authorization outcomes per customer and data category, by effect (allow or deny).",
+            ["category", "effect"],
+            registry=r,
+        )
+        self.audit_seconds = Histogram(
+            "cpni_gateway_audit_write_seconds", "Time to write a request's audit events.", buckets=AUDIT_BUCKETS, registry=r
+        )
+        self.pool_connections = Gauge(
+            "cpni_gateway_pool_connections",
+            "Database pool connections by state (in_use, idle, max), summed over live workers.",
+            ["state"],
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+
+    def request(self, division: str, purpose: str, outcome: str, seconds: float, decisions: Decisions | None) -> None:
+        self.requests.labels(division, purpose, outcome).inc()
+        self.request_seconds.observe(seconds)
+        if decisions is not None:
+            for access in decisions.by_customer.values():
+                for category in access.disclosed:
+                    self.decisions.labels(category.value, "allow").inc()
+                for category in access.denied:
+                    self.decisions.labels(category.value, "deny").inc()
 
     @contextmanager
-    def timed(self) -> Iterator[Outcome]:
-        outcome = Outcome()
+    def audit_write(self) -> Iterator[None]:
         start = time.perf_counter()
         try:
-            yield outcome
+            yield
         finally:
-            elapsed = time.perf_counter() - start
-            self.requests[outcome.status] += 1
-            self.latency_sum += elapsed
-            self.latency_count += 1
-            for i, bound in enumerate(BUCKETS):
-                if elapsed <= bound:
-                    self.bucket_counts[i] += 1
+            self.audit_seconds.observe(time.perf_counter() - start)
 
-    def render(self) -> str:
-        lines = [
-            "# HELP cpni_gateway_requests_total GraphQL requests by HTTP status.",
-            "# TYPE cpni_gateway_requests_total counter",
-        ]
-        for status, count in sorted(self.requests.items()):
-            lines.append(f'cpni_gateway_requests_total{{status="{status}"}} {count}')
-        lines += [
-            "# HELP cpni_gateway_request_seconds GraphQL request latency.",
-            "# TYPE cpni_gateway_request_seconds histogram",
-        ]
-        for bound, count in zip(BUCKETS, self.bucket_counts, strict=True):
-            lines.append(f'cpni_gateway_request_seconds_bucket{{le="{bound}"}} {count}')
-        lines.append(f'cpni_gateway_request_seconds_bucket{{le="+Inf"}} {self.latency_count}')
-        lines.append(f"cpni_gateway_request_seconds_sum {self.latency_sum:.6f}")
-        lines.append(f"cpni_gateway_request_seconds_count {self.latency_count}")
-        return "\n".join(lines) + "\n"
+    def pool(self, pool: asyncpg.Pool) -> None:
+        """Record this process's pool usage now."""
+        size, idle = pool.get_size(), pool.get_idle_size()
+        self.pool_connections.labels("in_use").set(size - idle)
+        self.pool_connections.labels("idle").set(idle)
+        self.pool_connections.labels("max").set(pool.get_max_size())
+
+    def render(self) -> bytes:
+        """The text exposition of every worker's metrics (or of this process's)."""
+        directory = multiprocess_dir()
+        if directory is None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)

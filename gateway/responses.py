@@ -6,6 +6,7 @@ No answer carries a stack trace, SQL, a driver name, a file path, a token or a
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,11 +25,18 @@ STATUS_BY_CODE = {
     "PURPOSE_NOT_ALLOWED": 403,
     "CAMPAIGN_REQUIRED": 403,
     "FORBIDDEN": 403,
+    "METHOD_NOT_ALLOWED": 405,
     "PAYLOAD_TOO_LARGE": 413,
+    "UNSUPPORTED_MEDIA_TYPE": 415,
     "SERVICE_UNAVAILABLE": 503,
     "TIMEOUT": 504,
     "INTERNAL_SERVER_ERROR": 500,
 }
+
+
+def new_request_id() -> str:
+    """A fresh request id: in the ``X-Request-Id`` header, the log line and the audit events."""
+    return secrets.token_hex(8)
 
 
 class Refusal(Exception):

@@ -6,17 +6,19 @@ import asyncio
 import math
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import asyncpg
 import click
 import uvicorn
 
-from gateway.auth import issue_token
+from gateway.auth import TokenVerifier, issue_token
 from gateway.authz.policy import PolicyError, load_policy
 from gateway.config import ConfigError, Settings, load_settings
 from gateway.db import DatabaseError, create_pool, gateway_login_url, migrate, resolve_database_url
 from gateway.drain import Drain, DrainingServer
+from gateway.http_protocol import uvicorn_options
 from gateway.keys import require_keys, with_demo_keys
 
 DEMO_CUSTOMERS = 10_000
@@ -81,7 +83,8 @@ def run(*, demo: bool, host: str | None, port: int | None, workers: int | None, 
         if demo:
             settings = with_demo_keys(settings)
         require_keys(settings)  # no key, no server: never a built-in secret
-        load_policy(settings.policy_dir)  # an invalid policy stops startup here
+        bundle = load_policy(settings.policy_dir)  # an invalid policy stops startup here
+        TokenVerifier(settings, bundle.divisions)  # so does a missing or unreadable key file
         dsn = resolve_database_url(settings)
         campaigns = asyncio.run(_prepare(settings, dsn, demo=demo))
         # Requests are served as a login that owns nothing (gateway/db.py);
@@ -102,22 +105,25 @@ def run(*, demo: bool, host: str | None, port: int | None, workers: int | None, 
         os.environ.setdefault("CPNI_GATEWAY_CURSOR_KEY", settings.cursor_key)
     deadline = settings.shutdown_timeout_s
     if settings.workers > 1:
-        # Each worker finishes its requests within the deadline on SIGTERM.
-        uvicorn.run(
-            "gateway.app:asgi_factory",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            log_level="info",
-            access_log=False,
-            timeout_graceful_shutdown=math.ceil(deadline),
-        )
+        # Each worker finishes its requests within the deadline on SIGTERM; workers
+        # count into files of one fresh directory, and /metrics sums them.
+        with tempfile.TemporaryDirectory(prefix="cpni-metrics-") as metrics_dir:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+            uvicorn.run(
+                "gateway.app:asgi_factory",
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                workers=settings.workers,
+                log_level="info",
+                timeout_graceful_shutdown=math.ceil(deadline),
+                **uvicorn_options(),
+            )
     else:
         from gateway.app import create_app  # noqa: PLC0415
 
         drain = Drain()
-        app = create_app(settings, database_url=dsn, drain=drain)
-        config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
+        app = create_app(settings, database_url=dsn, drain=drain, serving=True)
+        config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", **uvicorn_options())
         DrainingServer(config, drain, deadline).run()
     sys.exit(0)

@@ -32,7 +32,7 @@ from gateway.resolvers.services import UsageKey
 from gateway.schema.context import RequestContext
 from gateway.schema.errors import ForbiddenError
 from gateway.schema.lookups import find_by_phone, page_customers, page_size
-from gateway.schema.scalars import customer_id_of
+from gateway.schema.scalars import customer_id_of, is_month
 
 Path = tuple[str | int, ...]
 Deliver = Callable[[Any], None]
@@ -338,7 +338,7 @@ def _usage_summary(run: Execution, node: Node, source: Any, out: dict[str, Any],
     month = run._args(node).get("month")
     if month is None:
         month = datetime.now().strftime("%Y-%m")
-    elif len(month) != 7 or month[4] != "-" or not (month[:4] + month[5:]).isdigit():
+    elif not is_month(month):
         raise NotPlanned()
     run.later(node, out, path, "usage_summary", (source.id, month))
 

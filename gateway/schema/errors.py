@@ -7,12 +7,15 @@ protected data (a consent status). Reasons go to the audit trail.
 from __future__ import annotations
 
 import bisect
-from functools import lru_cache
+import re
+import sys
+from array import array
 
 from graphql import GraphQLError, SourceLocation
 from graphql.language import FieldNode
 
 from gateway.authz.model import Category
+from gateway.schema.sized_cache import SizedCache
 
 
 class ForbiddenError(GraphQLError):
@@ -40,13 +43,20 @@ class ForbiddenError(GraphQLError):
         return error
 
 
-@lru_cache(maxsize=256)
-def _line_starts(body: str) -> tuple[int, ...]:
-    starts = [0]
-    for index, char in enumerate(body):
-        if char == "\n" or (char == "\r" and body[index + 1 : index + 2] != "\n"):
-            starts.append(index + 1)
-    return tuple(starts)
+# Line tables by document text, bounded in bytes (a distinct 1 MiB text of
+# newlines must not pin its text and a million-entry table per entry).
+_LINE_STARTS: SizedCache[array[int]] = SizedCache(64 * 1024 * 1024, max_entry_bytes=16 * 1024 * 1024)
+_LINE_END = re.compile(r"\r\n|[\n\r]")
+
+
+def _line_starts(body: str) -> array[int]:
+    cached = _LINE_STARTS.get(body)
+    if cached is not None:
+        return cached
+    table = array("q", [0])
+    table.extend(match.end() for match in _LINE_END.finditer(body))
+    _LINE_STARTS.put(body, table, sys.getsizeof(body) + table.itemsize * len(table))
+    return table
 
 
 def _location(body: str, position: int) -> SourceLocation:

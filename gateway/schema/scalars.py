@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import NewType
 
@@ -27,6 +29,32 @@ def _bigint(value: object) -> int:
     return int(value)
 
 
+# Dates outside these bounds (in UTC) are bad input: beyond them Python's
+# datetime and the driver's conversion to UTC overflow (a 5xx otherwise).
+EARLIEST = datetime(1900, 1, 1)
+LATEST = datetime(9999, 1, 1)
+MONTH = re.compile(r"[0-9]{4}-(?:0[1-9]|1[0-2])")
+
+
+def _datetime(value: object) -> datetime:
+    """An ISO 8601 date and time between 1900 and 9999 (in UTC); naive values stay naive."""
+    if not isinstance(value, str):
+        raise ValueError("DateTime must be an ISO 8601 string")
+    try:
+        parsed = datetime.fromisoformat(value)
+        in_utc = parsed if parsed.tzinfo is None else parsed.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        raise ValueError("DateTime must be an ISO 8601 date and time") from None
+    if not EARLIEST <= in_utc < LATEST:
+        raise ValueError("DateTime must be between 1900 and 9999")
+    return parsed
+
+
+def is_month(text: str) -> bool:
+    """``YYYY-MM`` with a real month, year 0001 or later."""
+    return MONTH.fullmatch(text) is not None and text[:4] != "0000"
+
+
 BigInt = NewType("BigInt", int)
 
 SCALAR_MAP: dict[object, ScalarDefinition] = {
@@ -35,7 +63,13 @@ SCALAR_MAP: dict[object, ScalarDefinition] = {
         description="A 64-bit integer, serialized as a JSON number.",
         serialize=int,
         parse_value=_bigint,
-    )
+    ),
+    datetime: strawberry.scalar(
+        name="DateTime",
+        description="Date with time (isoformat)",
+        serialize=datetime.isoformat,
+        parse_value=_datetime,
+    ),
 }
 
 # Registered as GraphQL enums under their public names; the classes stay the

@@ -38,6 +38,7 @@ from gateway.schema.scalars import (
     Segment,
     ServiceCategory,
     ServiceStatus,
+    is_month,
 )
 
 PUBLIC, SUBSCRIBER_LIST, CONTACT = Category.PUBLIC, Category.SUBSCRIBER_LIST, Category.CONTACT
@@ -134,7 +135,7 @@ class Service:
     async def usage_summary(self: Any, info: Info, month: str | None = None) -> UsageSummary | None:
         if month is None:
             month = datetime.now().strftime("%Y-%m")
-        elif len(month) != 7 or month[4] != "-" or not (month[:4] + month[5:]).isdigit():
+        elif not is_month(month):
             raise BadUserInputError("`month` must be YYYY-MM")
         row: UsageSummaryRow | None = await info.context.loaders.usage_summary.load((self.id, month))
         return row  # type: ignore[return-value]

@@ -194,14 +194,17 @@ async def test_a_mutation_refused_by_policy_writes_nothing_but_its_denial(gatewa
 
 # -- a request refused for bad input records the denials it decided -------------
 
-BAD_USAGE_PAGE = "query Bad($id: ID!) { customer(id: $id) { id services { category usage(first: -1) { bytes } } } }"
+# A month the resolver refuses (a negative page size is refused before execution, deciding nothing).
+BAD_USAGE_PAGE = (
+    'query Bad($id: ID!) { customer(id: $id) { id services { category usageSummary(month: "2026-13") { calls } } } }'
+)
 
 
 async def test_a_request_refused_for_bad_input_records_its_denials_and_discloses_nothing(
     gateway: Gateway, pool: asyncpg.Pool
 ) -> None:
     # Wireless provisioning may not see the LOCAL service: that denial is
-    # decided before `usage(first: -1)` refuses the whole operation.
+    # decided before the invalid month refuses the whole operation.
     made = await make_customer(pool, services=("LOCAL", "WIRELESS"))
     response = await gateway.query(
         BAD_USAGE_PAGE, division="wireless", purpose="provisioning", variables={"id": str(made.id)}
