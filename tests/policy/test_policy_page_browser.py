@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from gateway.policy_page import COLOURS
+from tests.keys import TEST_CURSOR_KEY, TEST_JWT_SECRET
 
 from .png import read_png
 
@@ -44,7 +45,12 @@ def served(database_url: str) -> Iterator[str]:
     """`python -m gateway serve` as a real process on the session database; yields the /policy URL."""
     _chromium()
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": database_url}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CPNI_GATEWAY_JWT_SECRET": TEST_JWT_SECRET,
+        "CPNI_GATEWAY_CURSOR_KEY": TEST_CURSOR_KEY,
+    }
     env.pop("CPNI_GATEWAY_REGIME", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
