@@ -17,7 +17,6 @@ Uses `gateway.authz` (through the request's `Decisions`) and the SQL of
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +27,7 @@ from gateway.plan.compile import Compiler, Node, NotPlanned, directive_variables
 from gateway.plan.execute import HANDLERS, ROOTS, Execution, Result
 from gateway.plan.order import in_document_order
 from gateway.schema.context import RequestContext
+from gateway.schema.sized_cache import SizedCache
 
 __all__ = ["NotPlanned", "Plan", "Planner", "Result", "in_document_order"]
 
@@ -68,8 +68,7 @@ class Planner:
     def __init__(self, schema: GraphQLSchema) -> None:
         self.schema = schema
         self.compiler = Compiler(schema, frozenset(HANDLERS) | {("Query", name) for name in ROOTS})
-        self._cache: OrderedDict[tuple[bytes, str | None], _Entry] = OrderedDict()
-        self._bytes = 0
+        self._cache: SizedCache[_Entry] = SizedCache(PLAN_CACHE_BYTES)
         self.counts = {"planned": 0, "reference": 0, "fallback": 0}
 
     def plan(
@@ -83,10 +82,8 @@ class Planner:
         key = (hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest(), operation.name.value if operation.name else None)
         entry = self._cache.get(key)
         if entry is None:
-            entry = _Entry(directive_variables(document), len(text))
-            self._remember(key, entry)
-        else:
-            self._cache.move_to_end(key)
+            entry = _Entry(directive_variables(document), _weight(text, document))
+            self._cache.put(key, entry, entry.size)
         values = tuple(repr(coerced.coerced.get(name)) for name in entry.directives)
         if values in entry.plans:
             roots = entry.plans[values]
@@ -103,11 +100,17 @@ class Planner:
         self.counts["planned"] += 1
         return Plan(self.schema, operation, roots, coerced)
 
-    def _remember(self, key: tuple[bytes, str | None], entry: _Entry) -> None:
-        if entry.size > PLAN_CACHE_BYTES // 8:
-            return  # a huge document is planned every time rather than pinned
-        self._cache[key] = entry
-        self._bytes += entry.size
-        while self._bytes > PLAN_CACHE_BYTES:
-            _, evicted = self._cache.popitem(last=False)
-            self._bytes -= evicted.size
+
+# A parsed document costs far more than its text: count its nodes too.
+BYTES_PER_NODE = 512
+
+
+def _weight(text: str, document: DocumentNode) -> int:
+    loc = document.loc
+    tokens = 0
+    if loc is not None:
+        token = loc.start_token
+        while token is not None and tokens < 1_000_000:
+            tokens += 1
+            token = token.next
+    return len(text) + BYTES_PER_NODE * tokens

@@ -75,5 +75,5 @@ def test_the_cache_is_bounded_by_the_text_it_holds_not_by_its_count() -> None:
     assert isinstance(operation, OperationDefinitionNode)
     for n in range(80):  # 80 MB of distinct texts (the comment is all the lexer would keep of them)
         assert planner.plan(f"{comment}#{n}\n{query}", document, operation, {}) is not None
-    assert planner._bytes <= PLAN_CACHE_BYTES
+    assert planner._cache.bytes <= PLAN_CACHE_BYTES
     assert len(planner._cache) <= PLAN_CACHE_BYTES // (1024 * 1024)
