@@ -16,7 +16,7 @@ complete; the endpoint then runs the reference path on a fresh context.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable
 from datetime import datetime
 from types import ModuleType
 from typing import Any, NamedTuple
@@ -27,7 +27,7 @@ from graphql.execution.values import VariableValues, get_argument_values
 from gateway.authz.model import Category, Facts
 from gateway.plan.compile import Node, NotPlanned
 from gateway.resolvers import billing, consent, customers, services
-from gateway.resolvers.database import Database
+from gateway.resolvers.batch import Batch, combined
 from gateway.resolvers.services import UsageKey
 from gateway.schema.context import RequestContext
 from gateway.schema.errors import ForbiddenError
@@ -36,23 +36,22 @@ from gateway.schema.scalars import customer_id_of, is_month
 
 Path = tuple[str | int, ...]
 Deliver = Callable[[Any], None]
-Batch = Callable[[Database, Sequence[Any]], Awaitable[Sequence[Any]]]
 
-# One statement per kind and wave: kind -> (module, batch function over its keys).
-# Looked up when called, like any call into `gateway.resolvers`.
+# The batch of each kind (kind -> module and name of its `Batch`), looked up
+# when used, like any call into `gateway.resolvers`.
 BATCHES: dict[str, tuple[ModuleType, str]] = {
-    "contact": (customers, "contacts_by_customer"),
-    "address": (customers, "addresses"),
-    "services": (services, "services_by_customer"),
-    "configuration": (services, "configurations"),
-    "usage": (services, "usage"),
-    "usage_summary": (services, "usage_summaries"),
-    "last_location": (services, "last_known_locations"),
-    "invoices": (billing, "invoices"),
-    "balance": (billing, "balances"),
-    "payment_method": (billing, "payment_methods"),
-    "approval": (consent, "latest_approvals"),
-    "notices": (consent, "notices"),
+    "contact": (customers, "CONTACTS"),
+    "address": (customers, "ADDRESSES"),
+    "services": (services, "SERVICES"),
+    "configuration": (services, "CONFIGURATIONS"),
+    "usage": (services, "USAGE"),
+    "usage_summary": (services, "USAGE_SUMMARIES"),
+    "last_location": (services, "LAST_LOCATIONS"),
+    "invoices": (billing, "INVOICES"),
+    "balance": (billing, "BALANCES"),
+    "payment_method": (billing, "PAYMENT_METHODS"),
+    "approval": (consent, "LATEST_APPROVALS"),
+    "notices": (consent, "NOTICES"),
 }
 
 
@@ -112,15 +111,32 @@ class Execution:
             await self._root(node, data)
         while self._pending:
             wave, self._pending = self._pending, {}
-            for kind, waiting in wave.items():
-                keys = list(waiting)
-                module, name = BATCHES[kind]
-                batch: Batch = getattr(module, name)
-                values = await batch(self.db, keys)
-                for key, value in zip(keys, values, strict=True):
-                    for deliver in waiting[key]:
-                        deliver(value)
+            await self._fetch(wave)
         return Result(data, self.errors)
+
+    async def _fetch(self, wave: dict[str, dict[Hashable, list[Deliver]]]) -> None:
+        """Every kind of this wave in one statement (one round trip), then each value delivered."""
+        parts = []
+        for kind, waiting in wave.items():
+            module, name = BATCHES[kind]
+            spec: Batch[Any, Any] = getattr(module, name)
+            keys = list(waiting)
+            parts.append((spec, keys, waiting, spec.statements(keys)))
+        statements = [s for *_, part in parts for s in part]
+        if len(statements) == 1:
+            (statement,) = statements
+            results: list[Any] = [await self.db.fetch(statement.sql, *statement.args)]
+        else:
+            query = combined(statements)
+            (record,) = await self.db.fetch(query.sql, *query.args)
+            results = query.rows(record)
+        offset = 0
+        for spec, keys, waiting, own in parts:
+            values = spec.assemble(keys, results[offset : offset + len(own)])
+            offset += len(own)
+            for key, value in zip(keys, values, strict=True):
+                for deliver in waiting[key]:
+                    deliver(value)
 
     # -- roots ---------------------------------------------------------------
 

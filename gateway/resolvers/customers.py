@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.authz.model import Facts
+from gateway.resolvers.batch import Batch, Rows, Statement, run
 from gateway.resolvers.database import Database
 from gateway.resolvers.facts import FACTS_CODE_SQL, decode
 from gateway.resolvers.rows import AddressRow, ContactRow, CustomerRow
@@ -42,26 +43,46 @@ async def customers_with_facts(db: Database, ids: Sequence[int]) -> list[tuple[C
     return [found.get(i) for i in ids]
 
 
-async def contacts_by_customer(db: Database, ids: Sequence[int]) -> list[ContactRow | None]:
-    rows = await db.fetch(
-        "SELECT customer_id, email, contact_phone FROM customer_contacts"
-        " WHERE customer_id = ANY($1::bigint[])",
-        list(ids),
-    )
+def _contacts(ids: Sequence[int], rows: Rows) -> list[ContactRow | None]:
     found = {r["customer_id"]: ContactRow(**dict(r)) for r in rows}
     return [found.get(i) for i in ids]
 
 
-async def addresses(db: Database, keys: Sequence[tuple[int, str]]) -> list[AddressRow | None]:
-    """Addresses keyed by ``(customer_id, kind)``; one query for all kinds."""
-    rows = await db.fetch(
-        "SELECT customer_id, kind, line1, city, state, postal_code FROM addresses"
-        " WHERE customer_id = ANY($1::bigint[]) AND kind = ANY($2::text[])",
-        list({k[0] for k in keys}),
-        list({k[1] for k in keys}),
-    )
+def _addresses(keys: Sequence[tuple[int, str]], rows: Rows) -> list[AddressRow | None]:
     found = {(r["customer_id"], r["kind"]): AddressRow(**dict(r)) for r in rows}
     return [found.get(k) for k in keys]
+
+
+CONTACTS = Batch[int, "ContactRow | None"](
+    statements=lambda ids: [
+        Statement(
+            "SELECT customer_id, email, contact_phone FROM customer_contacts WHERE customer_id = ANY($1::bigint[])",
+            (list(ids),),
+        )
+    ],
+    assemble=lambda ids, results: _contacts(ids, results[0]),
+)
+
+# Addresses keyed by (customer_id, kind); one statement for all kinds.
+ADDRESSES = Batch[tuple[int, str], "AddressRow | None"](
+    statements=lambda keys: [
+        Statement(
+            "SELECT customer_id, kind, line1, city, state, postal_code FROM addresses"
+            " WHERE customer_id = ANY($1::bigint[]) AND kind = ANY($2::text[])",
+            (list({k[0] for k in keys}), list({k[1] for k in keys})),
+        )
+    ],
+    assemble=lambda keys, results: _addresses(keys, results[0]),
+)
+
+
+async def contacts_by_customer(db: Database, ids: Sequence[int]) -> list[ContactRow | None]:
+    return await run(db, CONTACTS, ids)
+
+
+async def addresses(db: Database, keys: Sequence[tuple[int, str]]) -> list[AddressRow | None]:
+    """Addresses keyed by ``(customer_id, kind)``; one query for all kinds."""
+    return await run(db, ADDRESSES, keys)
 
 
 @dataclass(frozen=True)

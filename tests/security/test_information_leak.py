@@ -32,6 +32,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway.auth import issue_token
 from gateway.config import Settings
 from gateway.logs import JsonFormatter
+from gateway.resolvers.batch import Batch
+from gateway.resolvers.billing import BALANCES
 from tests.databases import create_database, drop_database
 from tests.e2e.conftest import Gateway, _divisions, _started
 from tests.e2e.helpers import approved_campaign
@@ -228,10 +230,10 @@ async def test_an_unexpected_error_leaks_nothing(
 ) -> None:
     made = await make_customer(pool)
 
-    async def broken(*_: object) -> list[object]:
+    def broken(*_: object) -> list[object]:
         raise RuntimeError("SELECT secret FROM customers WHERE token='abc' at /work/gateway/x.py line 3")
 
-    monkeypatch.setattr("gateway.resolvers.billing.balances", broken)
+    monkeypatch.setattr("gateway.resolvers.billing.BALANCES", Batch(BALANCES.statements, broken))
     token = gateway.token(CARE)
     with caplog.at_level(logging.DEBUG):
         response = await gateway.query(
