@@ -11,6 +11,7 @@ import math
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ REQUIRED_CLAIMS = ("iss", "aud", "sub", "exp", "iat", "division", "purposes")
 NUMERIC_DATE_CLAIMS = ("exp", "iat", "nbf")
 ASYMMETRIC = ("RS256", "ES256", "EdDSA")
 LEEWAY_SECONDS = 30
+VERIFIED_TOKENS = 4096
 JWKS_REFRESH_COOLDOWN = 5.0  # seconds between refetches for unknown key ids
 KEY_FILE_SETTING = "CPNI_GATEWAY_JWT_PUBLIC_KEY_FILE"
 
@@ -56,6 +58,28 @@ class KeySourceUnavailable(Exception):
     """The JWKS endpoint cannot be reached: no token can be checked (HTTP 503)."""
 
 
+class _Verified:
+    """A bounded, thread-safe map from a token's text to its caller and expiry."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[str, tuple[Caller, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> tuple[Caller, float] | None:
+        with self._lock:
+            entry = self._entries.get(token)
+            if entry is not None:
+                self._entries.move_to_end(token)
+            return entry
+
+    def put(self, token: str, entry: tuple[Caller, float]) -> None:
+        with self._lock:
+            self._entries[token] = entry
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
 class TokenVerifier:
     """Verifies bearer tokens with the configured algorithms and keys.
 
@@ -77,6 +101,9 @@ class TokenVerifier:
         self._public_key = _read_public_key(settings)
         self._jwks_lock = threading.Lock()
         self._jwks_refreshed = float("-inf")
+        # Tokens verified before, by their exact text, until they expire: a
+        # division frontend sends the same token with every request.
+        self._verified = _Verified(VERIFIED_TOKENS)
 
     @property
     def fetches_keys(self) -> bool:
@@ -123,6 +150,16 @@ class TokenVerifier:
         if scheme.lower() != "bearer" or not token.strip():
             raise unauthenticated()
         token = token.strip()
+        cached = self._verified.get(token)
+        if cached is not None:
+            caller, expires = cached
+            if time.time() < expires:  # the same instant jwt.decode would refuse it at
+                return caller
+        caller, exp = self._verify(token)
+        self._verified.put(token, (caller, float(exp) + LEEWAY_SECONDS))
+        return caller
+
+    def _verify(self, token: str) -> tuple[Caller, float]:
         allowed = self._settings.jwt_algorithms
         try:
             header = jwt.get_unverified_header(token)
@@ -146,7 +183,7 @@ class TokenVerifier:
             raise unauthenticated("Authentication failed: invalid token") from None
         if not all(_numeric_date(claims[name]) for name in NUMERIC_DATE_CLAIMS if name in claims):
             raise unauthenticated("Authentication failed: invalid token")
-        return self._caller(claims)
+        return self._caller(claims), float(claims["exp"])
 
     def _caller(self, claims: Mapping[str, Any]) -> Caller:
         sub, division_id, raw_purposes = claims["sub"], claims["division"], claims["purposes"]
