@@ -306,32 +306,24 @@ def _contact(attribute: str) -> Handler:
     return handler
 
 
-def _services(run: Execution, node: Node, source: Any, out: dict[str, Any], path: Path) -> None:
-    def deliver(rows: list[Any]) -> None:
-        facts = run.facts.get(source.id)
-        # A service outside the caller's relationship is left out, not an error.
-        visible = [
-            row
-            for row in rows
-            if run.decisions.check_loaded(row.customer_id, Category.SERVICE, row.category, facts).allowed
-        ]
-        out[node.key] = run.complete(node, visible, path)
+def _per_service(kind: str, category: Category) -> Handler:
+    """A list whose items each belong to one service, decided with that service's category.
 
-    run.fetch("services", source.id, deliver)
+    An item outside the caller's relationship (another division's service
+    under provisioning, a device without express approval) is left out,
+    not an error.
+    """
 
+    def handler(run: Execution, node: Node, source: Any, out: dict[str, Any], path: Path) -> None:
+        def deliver(rows: list[Any]) -> None:
+            facts = run.facts.get(source.id)
+            check = run.decisions.check_loaded
+            visible = [row for row in rows if check(row.customer_id, category, row.service_category, facts).allowed]
+            out[node.key] = run.complete(node, visible, path)
 
-def _last_known_location(run: Execution, node: Node, source: Any, out: dict[str, Any], path: Path) -> None:
-    def deliver(rows: list[Any]) -> None:
-        facts = run.facts.get(source.id)
-        # Each device is location data of its own service (like UsageRecord.cellSite).
-        visible = [
-            row
-            for row in rows
-            if run.decisions.check_loaded(row.customer_id, Category.LOCATION, row.service_category, facts).allowed
-        ]
-        out[node.key] = run.complete(node, visible, path)
+        run.fetch(kind, source.id, deliver)
 
-    run.fetch("last_location", source.id, deliver)
+    return handler
 
 
 def _invoices(run: Execution, node: Node, source: Any, out: dict[str, Any], path: Path) -> None:
@@ -371,8 +363,8 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("Customer", "billingAddress"): _address("BILLING"),
     ("Customer", "email"): _contact("email"),
     ("Customer", "contactPhone"): _contact("contact_phone"),
-    ("Customer", "services"): _services,
-    ("Customer", "lastKnownLocation"): _last_known_location,
+    ("Customer", "services"): _per_service("services", Category.SERVICE),
+    ("Customer", "lastKnownLocation"): _per_service("last_location", Category.LOCATION),
     ("Customer", "invoices"): _invoices,
     ("Customer", "balance"): _by_customer("balance"),
     ("Customer", "paymentMethod"): _by_customer("payment_method"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 from gateway.resolvers.batch import Batch, Rows, Statement, run
 from gateway.resolvers.database import Database
@@ -57,25 +58,17 @@ def _one_per_customer(ids: Sequence[int], rows: Rows, make: type[MoneyRow] | typ
     return [found.get(i) for i in ids]
 
 
-BALANCES = Batch[int, "MoneyRow | None"](
-    statements=lambda ids: [
-        Statement(
-            "SELECT customer_id, amount_cents, currency FROM balances WHERE customer_id = ANY($1::bigint[])",
-            (list(ids),),
-        )
-    ],
-    assemble=lambda ids, results: _one_per_customer(ids, results[0], MoneyRow),
-)
+def _per_customer(table: str, columns: str, make: type[MoneyRow] | type[PaymentMethodRow]) -> Batch[int, Any]:
+    return Batch(
+        statements=lambda ids: [
+            Statement(f"SELECT customer_id, {columns} FROM {table} WHERE customer_id = ANY($1::bigint[])", (list(ids),))
+        ],
+        assemble=lambda ids, results: _one_per_customer(ids, results[0], make),
+    )
 
-PAYMENT_METHODS = Batch[int, "PaymentMethodRow | None"](
-    statements=lambda ids: [
-        Statement(
-            "SELECT customer_id, kind, last4 FROM payment_methods WHERE customer_id = ANY($1::bigint[])",
-            (list(ids),),
-        )
-    ],
-    assemble=lambda ids, results: _one_per_customer(ids, results[0], PaymentMethodRow),
-)
+
+BALANCES: Batch[int, MoneyRow | None] = _per_customer("balances", "amount_cents, currency", MoneyRow)
+PAYMENT_METHODS: Batch[int, PaymentMethodRow | None] = _per_customer("payment_methods", "kind, last4", PaymentMethodRow)
 
 
 async def invoices(db: Database, keys: Sequence[tuple[int, int]]) -> list[list[InvoiceRow]]:

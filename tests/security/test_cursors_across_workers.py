@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import httpx
 import pytest
 
 from tests.databases import create_database, drop_database
+from tests.security.live import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -23,17 +23,11 @@ PAGE = """query($after: String) { customers(first: 3, after: $after, filter: {se
   edges { node { id } } pageInfo { hasNextPage endCursor } } }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def two_workers(server_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """`serve --demo --workers 2` as a real process; yields (base URL, customer care token)."""
     name, url = asyncio.run(create_database(server_url, "cpni_workers", migrated=False))
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "CPNI_GATEWAY_DEMO_CUSTOMERS": "200"}
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway", "serve", "--demo", "--workers", "2", "--port", str(port),
