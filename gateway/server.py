@@ -14,7 +14,7 @@ import click
 import uvicorn
 
 from gateway.auth import TokenVerifier, issue_token
-from gateway.authz.policy import PolicyError, load_policy
+from gateway.authz.policy import PolicyError, load_policy, policy_source
 from gateway.config import ConfigError, Settings, load_settings
 from gateway.db import DatabaseError, create_pool, gateway_login_url, migrate, resolve_database_url
 from gateway.drain import Drain, DrainingServer
@@ -96,6 +96,7 @@ def run(*, demo: bool, host: str | None, port: int | None, workers: int | None, 
         if demo:
             settings = with_demo_keys(settings)
         require_keys(settings)  # no key, no server: never a built-in secret
+        click.echo(str(policy_source(settings.policy_dir)), err=True)
         bundle = load_policy(settings.policy_dir)  # an invalid policy stops startup here
         TokenVerifier(settings, bundle.divisions)  # so does a missing or unreadable key file
         dsn = resolve_database_url(settings)

@@ -52,24 +52,28 @@ and this copy was built without network or from a development checkout made befo
 """
 
 
-@cache
 def _integrity() -> dict[str, str]:
     """File name -> SRI hash: the manifest's pins, and ours computed from the files."""
-    manifest = json.loads((DEFAULT_DEST / MANIFEST).read_text())
+    return _hashes(DEFAULT_DEST)
+
+
+@cache
+def _hashes(dest: Path) -> dict[str, str]:
+    manifest = json.loads((dest / MANIFEST).read_text())
     hashes = {name: entry["integrity"] for name, entry in manifest.items()}
     for name in OWN:
-        digest = hashlib.sha384((HERE / name).read_bytes()).digest()
-        hashes[name] = "sha384-" + base64.b64encode(digest).decode()
+        hashes[name] = sri_of((HERE / name).read_bytes())
     return hashes
 
 
-def assets_installed() -> bool:
-    return not missing(DEFAULT_DEST)
+def sri_of(data: bytes) -> str:
+    """The ``integrity`` attribute of a file: ``sha384-<base64>``."""
+    return "sha384-" + base64.b64encode(hashlib.sha384(data).digest()).decode()
 
 
 def page(demo: Demo | None, *, graphql_url: str = "/graphql") -> Response:
     """The explorer; the fallback page (503) when the assets are missing."""
-    if not assets_installed():
+    if missing(DEFAULT_DEST):
         return HTMLResponse(NO_ASSETS, status_code=503, headers={"Cache-Control": "no-store"})
     integrity = _integrity()
     tags = [f'<link rel="stylesheet" href="{_url(n, integrity)}" integrity="{integrity[n]}">' for n in STYLES]
