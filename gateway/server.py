@@ -96,9 +96,9 @@ def run(*, demo: bool, host: str | None, port: int | None, workers: int | None, 
         if demo:
             settings = with_demo_keys(settings)
         require_keys(settings)  # no key, no server: never a built-in secret
-        click.echo(str(policy_source(settings.policy_dir)), err=True)
-        bundle = load_policy(settings.policy_dir)  # an invalid policy stops startup here
+        bundle = load_policy(settings.policy_dir)  # an invalid policy stops startup here (naming its files)
         TokenVerifier(settings, bundle.divisions)  # so does a missing or unreadable key file
+        click.echo(str(policy_source(settings.policy_dir)), err=True)
         dsn = resolve_database_url(settings)
         campaigns = asyncio.run(_prepare(settings, dsn, demo=demo))
         # Requests are served as a login that owns nothing (gateway/db.py);
