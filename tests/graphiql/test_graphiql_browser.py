@@ -56,7 +56,7 @@ def served(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     if missing():
         fetch()  # a checkout installed before the build hook fetched them
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": database_url}
+    env = {**os.environ, "DATABASE_URL": database_url, "CPNI_GATEWAY_DEMO_CUSTOMERS": "100"}  # if it is empty
     for name in ("CPNI_GATEWAY_REGIME", "CPNI_GATEWAY_JWT_SECRET", "CPNI_GATEWAY_CURSOR_KEY"):
         env.pop(name, None)
     data_dir = tmp_path_factory.mktemp("graphiql-demo")
