@@ -10,6 +10,7 @@ Skips, saying why, only when chromium is not installed (.ci/run installs it).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -24,6 +25,7 @@ import httpx
 import pytest
 
 from gateway.graphiql.assets import fetch, missing
+from tests.databases import create_database, drop_database
 from tests.policy.png import read_png
 
 from .cdp import Browser
@@ -50,13 +52,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`python -m gateway serve --demo` on the session database; yields its base URL."""
+def served(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`python -m gateway serve --demo` on a fresh database (it seeds 100 demo customers); yields its base URL."""
     _chromium()
     if missing():
         fetch()  # a checkout installed before the build hook fetched them
+    name, database_url = asyncio.run(create_database(server_url, "cpni_graphiql", migrated=False))
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "CPNI_GATEWAY_DEMO_CUSTOMERS": "100"}  # if it is empty
+    env = {**os.environ, "DATABASE_URL": database_url, "CPNI_GATEWAY_DEMO_CUSTOMERS": "100"}
     for name in ("CPNI_GATEWAY_REGIME", "CPNI_GATEWAY_JWT_SECRET", "CPNI_GATEWAY_CURSOR_KEY"):
         env.pop(name, None)
     data_dir = tmp_path_factory.mktemp("graphiql-demo")
@@ -80,6 +83,7 @@ def served(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     finally:
         process.terminate()
         process.wait(timeout=20)
+        asyncio.run(drop_database(server_url, name))
 
 
 @pytest.fixture
@@ -136,6 +140,40 @@ def test_the_demo_picker_fills_the_headers_and_the_schema_follows(served: str, b
         browser.evaluate("1")  # collects the events that arrived meanwhile
         time.sleep(0.2)
     assert browser.problems() == []
+
+
+def test_a_marketing_purpose_fills_the_divisions_campaign(served: str, browser: Browser) -> None:
+    browser.open(f"{served}/graphql", width=WIDTH, height=HEIGHT)
+    browser.wait_for("!!document.querySelector('#cpni-division')")
+    choose = "(s => {{ s.value = '{value}'; s.dispatchEvent(new Event('change', {{bubbles: true}})); }})" \
+             "(document.querySelector('#{id}'))"
+    browser.evaluate(choose.format(id="cpni-division", value="wireless"))
+    browser.wait_for("!!document.querySelector('#cpni-purpose option[value=marketing_same_category]')")
+    browser.evaluate(choose.format(id="cpni-purpose", value="marketing_same_category"))
+    headers = json.loads(browser.wait_for(f"(t => t.includes('X-Campaign-Id') ? t : '')({HEADERS_TEXT})"))
+    assert headers["X-Purpose"] == "marketing_same_category"
+    assert headers["X-Campaign-Id"] == "demo-wireless-upgrade"
+    browser.evaluate("document.querySelector('.graphiql-execute-button').click()")
+    # The first tab's query, now as wireless marketing under its campaign: an answer, not CAMPAIGN_REQUIRED.
+    result = json.loads(browser.wait_for(f"(t => t.includes('\"data\"') && t)({RESULT_TEXT})"))
+    assert result["data"]["me"]["division"] == "wireless"
+    assert browser.problems() == []
+
+
+def test_the_docs_link_each_fields_category_to_its_policy_row(served: str, browser: Browser) -> None:
+    browser.open(f"{served}/graphql", width=WIDTH, height=HEIGHT)
+    docs = "document.querySelector('.graphiql-sidebar button[aria-label=\"Show Documentation Explorer\"]')"
+    browser.wait_for(f"!!{docs}")
+    browser.evaluate(f"{docs}.click()")
+    customer = "Array.from(document.querySelectorAll('.graphiql-doc-explorer a')).find(a => a.innerText === 'Customer')"
+    browser.wait_for(f"!!{customer}")  # the schema arrived with the tab's headers
+    browser.evaluate(f"{customer}.click()")
+    links = "Array.from(document.querySelectorAll('.graphiql-doc-explorer a[href^=\"/policy#category-\"]'))"
+    hrefs = set(browser.wait_for(f"{links}.map(a => a.getAttribute('href'))"))
+    expected = {"SUBSCRIBER_LIST", "CONTACT", "SERVICE", "BILLING", "PAYMENT", "CONSENT", "LOCATION"}
+    assert {f"/policy#category-{c}" for c in expected} <= hrefs, hrefs
+    policy = httpx.get(f"{served}/policy", timeout=60).text
+    assert all(f'id="category-{c}"' in policy for c in expected)
 
 
 def _introspections(browser: Browser) -> list[str]:
