@@ -93,10 +93,3 @@ def test_durations_take_plain_seconds_or_a_unit_alike(value: str, seconds: float
     assert settings.limits.request_timeout_s == seconds
     assert settings.shutdown_timeout_s == seconds
 
-
-def test_schema_print_writes_the_sdl_with_its_categories() -> None:
-    result = CliRunner().invoke(main, ["schema", "print"])
-    assert result.exit_code == 0
-    assert "directive @category(name: DataCategory" in result.stdout
-    assert "cellSite: String @category(name: LOCATION, inherited: false)" in result.stdout
-    assert "type Query" in result.stdout
