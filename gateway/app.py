@@ -18,13 +18,12 @@ import orjson
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.http.ides import get_graphql_ide_html
 
 from gateway.audit import AuditWriter
-from gateway.auth import TokenVerifier
+from gateway.auth import AuthError, KeySourceUnavailable, TokenVerifier
 from gateway.authz.decide import Authorizer
 from gateway.authz.policy import PolicyBundle, load_policy
 from gateway.campaigns import CampaignGate
@@ -32,6 +31,8 @@ from gateway.config import Settings, load_settings
 from gateway.db import close_pool, create_pool, resolve_gateway_url
 from gateway.drain import CancelledAnswer, Drain
 from gateway.endpoint import GraphQLEndpoint
+from gateway.graphiql import page as graphiql_page
+from gateway.graphiql.demo import Demo, demo_from_env
 from gateway.keys import require_keys
 from gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from gateway.metrics import Metrics
@@ -39,6 +40,7 @@ from gateway.observe import Observation
 from gateway.policy_page import PolicyPage
 from gateway.responses import error_response, new_request_id
 from gateway.schema import build_schema
+from gateway.schema.sdl import schema_sdl
 
 log = logging.getLogger("cpni_gateway")
 
@@ -127,8 +129,7 @@ async def graphql(request: Request) -> Response:
             return response
         if not runtime.settings.graphiql:
             return error_response("BAD_REQUEST", "GraphiQL is disabled; POST GraphQL requests", new_request_id())
-        html = get_graphql_ide_html("graphiql")
-        return HTMLResponse(html)
+        return graphiql_page.page(request.app.state.demo)
     return await runtime.endpoint(request)
 
 
@@ -141,6 +142,33 @@ def _is_mutation(text: str, runtime: Runtime) -> bool:
     return any(
         isinstance(d, OperationDefinitionNode) and d.operation == OperationType.MUTATION for d in document.definitions
     )
+
+
+async def graphiql_asset(request: Request) -> Response:
+    """GraphiQL's own files (gateway/graphiql/page.py): nothing of the explorer comes from elsewhere."""
+    if not _runtime(request).settings.graphiql:
+        return PlainTextResponse("not found\n", status_code=404)
+    return graphiql_page.asset(request.path_params["name"])
+
+
+async def schema_file(request: Request) -> Response:
+    """``GET /graphql/schema.graphql``: the SDL with ``@category``, for authenticated callers."""
+    verifier = _runtime(request).endpoint.verifier
+    header = request.headers.get("authorization")
+    try:
+        if verifier.fetches_keys:
+            await asyncio.to_thread(verifier.verify, header)
+        else:
+            verifier.verify(header)
+    except KeySourceUnavailable:
+        return error_response("SERVICE_UNAVAILABLE", "Service temporarily unavailable", new_request_id())
+    except AuthError as exc:
+        return error_response(exc.code, exc.message, new_request_id())
+    return PlainTextResponse(schema_sdl(), media_type="application/graphql; charset=utf-8")
+
+
+async def root(request: Request) -> Response:
+    return RedirectResponse("/graphql", status_code=307)
 
 
 async def healthz(request: Request) -> Response:
@@ -180,11 +208,13 @@ def create_app(
     database_url: str | None = None,
     drain: Drain | None = None,
     serving: bool = False,
+    demo: Demo | None = None,
 ) -> Starlette:
     """The gateway as an ASGI app; state is built when the lifespan starts.
 
     ``drain``: set by the server on SIGTERM; ``/readyz`` then answers 503.
     ``serving``: a server's app (``serve``), which starts its validation process at once.
+    ``demo``: ``serve --demo``'s callers, offered by GraphiQL's picker (else none).
     """
     settings = settings or load_settings()
 
@@ -228,7 +258,10 @@ def create_app(
 
     app = Starlette(
         routes=[
+            Route("/", root),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql/schema.graphql", schema_file),
+            Route("/graphiql/{name}", graphiql_asset),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
@@ -239,6 +272,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
     app.add_middleware(CancelledAnswer)  # outermost: shutdown cancels requests (gateway/drain.py)
     app.state.drain = drain or Drain()
+    app.state.demo = demo
     return app
 
 
@@ -246,4 +280,4 @@ def asgi_factory() -> Any:
     """Entry point for ``uvicorn --factory gateway.app:asgi_factory`` (worker processes)."""
     settings = load_settings()
     require_keys(settings)
-    return create_app(settings, serving=True)
+    return create_app(settings, serving=True, demo=demo_from_env())

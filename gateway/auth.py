@@ -242,7 +242,11 @@ def choose_purpose(caller: Caller, declared: str | None) -> Purpose:
         raise AuthError(400, "PURPOSE_REQUIRED", "Declare the purpose of use in the X-Purpose header")
     name = declared.strip().lower()
     purpose = Purpose._value2member_map_.get(name)
-    if not isinstance(purpose, Purpose) or purpose not in caller.purposes:
+    if not isinstance(purpose, Purpose):
+        # Not a purpose at all (a typo, an upper-case enum name): the closed list is public (SPEC 6.1).
+        valid = ", ".join(p.value for p in Purpose)
+        raise AuthError(400, "BAD_USER_INPUT", f"X-Purpose is not a purpose; valid values: {valid}")
+    if purpose not in caller.purposes:
         raise AuthError(403, "PURPOSE_NOT_ALLOWED", "This purpose is not allowed for this client")
     if purpose not in caller.division.purposes:
         raise AuthError(403, "PURPOSE_NOT_ALLOWED", "This purpose is not allowed for this division")

@@ -42,6 +42,7 @@ class Limits:
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
+    database_url_setting: str = "DATABASE_URL"  # the variable database_url came from (for messages)
     data_dir: Path = Path(".cpni-gateway")
     host: str = "127.0.0.1"
     port: int = 8000
@@ -84,21 +85,36 @@ def _parse(
     try:
         return convert(raw)
     except (ValueError, TypeError) as exc:
-        shown = "" if secret else f" {raw!r}"  # a secret is never echoed
-        raise ConfigError(f"{PREFIX}{name}: invalid value{shown} ({exc})") from None
+        shown = "this value" if secret else repr(raw)  # a secret is never echoed
+        raise ConfigError(f"{PREFIX}{name}: {shown} is not valid: {exc}") from None
 
 
 def _positive_int(raw: str) -> int:
-    value = int(raw)
+    try:
+        value = int(raw.strip().replace("_", ""))
+    except ValueError:
+        raise ValueError("expected a whole number above 0, e.g. 10") from None
     if value <= 0:
-        raise ValueError("must be a positive integer")
+        raise ValueError("expected a whole number above 0, e.g. 10")
     return value
 
 
-def _positive_float(raw: str) -> float:
-    value = float(raw)
-    if value <= 0:
-        raise ValueError("must be a positive number")
+# A duration: plain seconds or a number with a unit (`10`, `10s`, `1.5s`, `500ms`, `2m`, `1h`).
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+DURATION_FORM = "expected a duration above 0 such as 10, 10s, 500ms, 2m or 1h"
+
+
+def parse_duration(raw: str) -> float:
+    """Seconds from ``10``, ``10s``, ``1.5s``, ``500ms``, ``2m`` or ``1h``; ValueError naming the form."""
+    text = raw.strip().lower()
+    unit = next((u for u in ("ms", "s", "m", "h") if text.endswith(u)), "")
+    number = text[: len(text) - len(unit)].strip()
+    try:
+        value = float(number) * _UNITS.get(unit, 1.0)
+    except ValueError:
+        raise ValueError(DURATION_FORM) from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError(DURATION_FORM)
     return value
 
 
@@ -141,7 +157,7 @@ def _secret(raw: str) -> str:
 
 def _database_url(raw: str) -> str:
     if not raw.startswith(("postgresql://", "postgres://")):
-        raise ValueError("expected a postgresql:// URL")
+        raise ValueError("expected a postgresql:// URL, e.g. postgresql://user@db.example:5432/cpni")
     return raw
 
 
@@ -149,12 +165,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read settings from the environment; raise :class:`ConfigError` on a bad value."""
     env = os.environ if env is None else env
     database_url = env.get(PREFIX + "DATABASE_URL") or env.get("DATABASE_URL") or None
+    name = "DATABASE_URL"
     if database_url is not None:
         name = "DATABASE_URL" if env.get("DATABASE_URL") == database_url else PREFIX + "DATABASE_URL"
         try:
             _database_url(database_url)
-        except ValueError as exc:
-            raise ConfigError(f"{name}: invalid value ({exc})") from None
+        except ValueError as exc:  # the value is not echoed: it may hold a password
+            raise ConfigError(f"{name}: not valid: {exc}") from None
     limits = Limits(
         max_depth=_parse(env, "MAX_DEPTH", _positive_int, 12),
         max_aliases=_parse(env, "MAX_ALIASES", _positive_int, 30),
@@ -163,13 +180,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_body_bytes=_parse(env, "MAX_BODY_BYTES", _positive_int, 1024 * 1024),
         max_page_size=_parse(env, "MAX_PAGE_SIZE", _positive_int, 100),
         max_usage_page=_parse(env, "MAX_USAGE_PAGE", _positive_int, 500),
-        request_timeout_s=_parse(env, "REQUEST_TIMEOUT", _positive_float, 10.0),
-        statement_timeout_s=_parse(env, "STATEMENT_TIMEOUT", _positive_float, 5.0),
-        pool_acquire_timeout_s=_parse(env, "POOL_ACQUIRE_TIMEOUT", _positive_float, 2.0),
+        request_timeout_s=_parse(env, "REQUEST_TIMEOUT", parse_duration, 10.0),
+        statement_timeout_s=_parse(env, "STATEMENT_TIMEOUT", parse_duration, 5.0),
+        pool_acquire_timeout_s=_parse(env, "POOL_ACQUIRE_TIMEOUT", parse_duration, 2.0),
     )
     key_file = _parse(env, "JWT_PUBLIC_KEY_FILE", Path, None)
     return Settings(
         database_url=database_url,
+        database_url_setting=name if database_url is not None else "DATABASE_URL",
         data_dir=_parse(env, "DATA_DIR", Path, Path(".cpni-gateway")),
         host=env.get(PREFIX + "HOST") or "127.0.0.1",
         port=_parse(env, "PORT", _positive_int, 8000),
@@ -188,6 +206,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         audit_retention_days=_parse(env, "AUDIT_RETENTION_DAYS", _positive_int, 730),
         server_timing=_parse(env, "SERVER_TIMING", _bool, False),
         planner=_parse(env, "PLANNER", _bool, True),
-        shutdown_timeout_s=_parse(env, "SHUTDOWN_TIMEOUT", _positive_float, 30.0),
+        shutdown_timeout_s=_parse(env, "SHUTDOWN_TIMEOUT", parse_duration, 30.0),
         limits=limits,
     )

@@ -17,13 +17,15 @@ separately as the owner (``cpni-gateway db migrate``).
 from __future__ import annotations
 
 import asyncio
+import getpass
 import hashlib
+import socket
 import warnings
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -87,7 +89,7 @@ async def gateway_login_url(owner_url: str) -> str:
     try:
         conn = await asyncpg.connect(owner_url)
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        raise DatabaseError(f"could not connect to PostgreSQL: {type(exc).__name__}") from None
+        raise unreachable(owner_url, exc, "the embedded PostgreSQL") from None
     try:
         if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", GATEWAY_LOGIN_ROLE):
             try:
@@ -147,9 +149,47 @@ async def create_pool(settings: Settings, dsn: str, **overrides: Any) -> asyncpg
     try:
         pool = await asyncpg.create_pool(dsn, **options)
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        raise DatabaseError(f"could not connect to PostgreSQL: {type(exc).__name__}") from None
+        setting = settings.database_url_setting if dsn == settings.database_url else "the embedded PostgreSQL"
+        raise unreachable(dsn, exc, setting, timeout_s=options["timeout"]) from None
     assert pool is not None
     return pool
+
+
+def unreachable(dsn: str, exc: BaseException, setting: str, *, timeout_s: float | None = None) -> DatabaseError:
+    """One line naming where the gateway tried to connect (setting, host, port, user: never the
+    password), what went wrong and the likely fix."""
+    parts = urlsplit(dsn)
+    query = parse_qs(parts.query)
+    host = parts.hostname or query.get("host", ["localhost"])[0]
+    port = parts.port or int(query.get("port", ["5432"])[0])
+    user = parts.username or query.get("user", [None])[0] or getpass.getuser()
+    database = parts.path.lstrip("/") or user
+    where = f"PostgreSQL at {host}:{port} as user {user} ({setting})"
+    fix_place = setting if setting != "the embedded PostgreSQL" else "the data directory (--data-dir)"
+    problem, fix = _diagnosis(exc, database, fix_place, timeout_s)
+    return DatabaseError(f"cannot connect to {where}: {problem}; {fix}")
+
+
+def _diagnosis(exc: BaseException, database: str, place: str, timeout_s: float | None) -> tuple[str, str]:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused", f"is the server running and listening there? Else fix the host and port in {place}"
+    if isinstance(exc, socket.gaierror):
+        return "the host name does not resolve", f"fix the host in {place}"
+    if isinstance(exc, TimeoutError):
+        waited = f" within {timeout_s:g} s" if timeout_s else ""
+        return f"no answer{waited}", f"check the host and port in {place} and that no firewall drops the connection"
+    if isinstance(exc, asyncpg.InvalidPasswordError):
+        return "password authentication failed", f"fix the user or password in {place}"
+    if isinstance(exc, asyncpg.InvalidCatalogNameError):
+        return f"database {database!r} does not exist", f"create it (createdb {database}) or fix its name in {place}"
+    if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError):
+        return "the server refused this user", f"check the user in {place} and the server's pg_hba.conf"
+    if isinstance(exc, asyncpg.TooManyConnectionsError):
+        return "the server has no connection slot left", "lower CPNI_GATEWAY_POOL_MAX_SIZE or raise max_connections"
+    if isinstance(exc, OSError):
+        reason = exc.strerror.lower() if exc.strerror else (str(exc) or type(exc).__name__)
+        return reason, f"check the host, port and TLS settings in {place}"
+    return type(exc).__name__, f"check {place}"
 
 
 async def close_pool(pool: asyncpg.Pool, *, timeout_s: float = 1.0) -> None:

@@ -19,6 +19,7 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from graphql import (
     DocumentNode,
@@ -58,6 +59,27 @@ class Prepared:
     document: DocumentNode | None
     code: str | None = None
     messages: tuple[str, ...] = ()
+    # Per message, where in the document it points: (line, column) pairs.
+    locations: tuple[tuple[tuple[int, int], ...], ...] = ()
+
+    def errors(self) -> list[dict[str, object]]:
+        """The refusal's GraphQL errors, each with its ``locations`` when it has some."""
+        found = []
+        for index, message in enumerate(self.messages):
+            error: dict[str, object] = {"message": message}
+            places = self.locations[index] if index < len(self.locations) else ()
+            if places:
+                error["locations"] = [{"line": line, "column": column} for line, column in places]
+            error["extensions"] = {"code": self.code}
+            found.append(error)
+        return found
+
+
+def _places(error: GraphQLError) -> tuple[tuple[int, int], ...]:
+    return tuple((loc.line, loc.column) for loc in error.locations or ())
+
+
+Verdict: TypeAlias = tuple[str | None, tuple[str, ...], tuple[tuple[tuple[int, int], ...], ...]]
 
 
 class _NulFinder(Visitor):
@@ -84,7 +106,7 @@ class Validator:
         except GraphQLError as exc:
             if "tokens" in exc.message.lower():
                 return Prepared(None, "QUERY_TOO_COMPLEX", ("Query has too many tokens",))
-            return Prepared(None, "GRAPHQL_PARSE_FAILED", (strip_suggestions(exc.message),))
+            return Prepared(None, "GRAPHQL_PARSE_FAILED", (strip_suggestions(exc.message),), (_places(exc),))
         errors = validate(self.schema, document, self.rules, max_errors=MAX_ERRORS, hide_suggestions=True)
         if len(errors) <= MAX_ERRORS and any(isinstance(e, ValidationAbortedError) for e in errors):
             # graphql-core's own work budget ran out (not the error count): too complex to validate.
@@ -93,7 +115,12 @@ class Validator:
             too_complex = [e for e in errors if (e.extensions or {}).get("code") == "QUERY_TOO_COMPLEX"]
             if too_complex:
                 return Prepared(None, "QUERY_TOO_COMPLEX", tuple(e.message for e in too_complex))
-            return Prepared(None, "GRAPHQL_VALIDATION_FAILED", tuple(strip_suggestions(e.message) for e in errors))
+            return Prepared(
+                None,
+                "GRAPHQL_VALIDATION_FAILED",
+                tuple(strip_suggestions(e.message) for e in errors),
+                tuple(_places(e) for e in errors),
+            )
         finder = _NulFinder()
         visit(document, finder)
         if finder.found:
@@ -101,10 +128,10 @@ class Validator:
             return Prepared(None, "BAD_USER_INPUT", ("A string argument contains a NUL character",))
         return Prepared(document)
 
-    def verdict(self, query: str) -> tuple[str | None, tuple[str, ...]]:
-        """The refusal code and messages for ``query``, or (None, ()) when it is valid (picklable)."""
+    def verdict(self, query: str) -> Verdict:
+        """The refusal code, messages and their locations for ``query``; code None when valid (picklable)."""
         prepared = self.prepare(query)
-        return prepared.code, prepared.messages
+        return prepared.code, prepared.messages, prepared.locations
 
     def parse(self, query: str) -> Prepared:
         """A document already found valid (by a validation process): parse only."""
@@ -150,12 +177,12 @@ class Documents:
             return await loop.run_in_executor(self._threads, self.validator.prepare, query)
         processes = _validation_processes(self.limits)
         try:
-            code, messages = await loop.run_in_executor(processes, _worker_verdict, query)
+            code, messages, locations = await loop.run_in_executor(processes, _worker_verdict, query)
         except BrokenProcessPool:
             _forget(self.limits, processes)  # a new one next time
             raise ServiceUnavailableError("validation process died") from None
         if code is not None:
-            return Prepared(None, code, messages)
+            return Prepared(None, code, messages, locations)
         return await loop.run_in_executor(self._threads, self.validator.parse, query)
 
     def warm(self) -> None:
@@ -230,7 +257,7 @@ def _start_worker(limits: Limits) -> None:
     _worker = Validator(build_schema()._schema, limits)
 
 
-def _worker_verdict(query: str) -> tuple[str | None, tuple[str, ...]]:
+def _worker_verdict(query: str) -> Verdict:
     assert _worker is not None
     return _worker.verdict(query)
 

@@ -32,7 +32,14 @@ from gateway.campaigns import CampaignGate
 from gateway.config import Settings
 from gateway.cursors import CursorCodec
 from gateway.documents import Documents
-from gateway.http_input import Disconnected, check_headers, declared_purpose, read_body
+from gateway.http_input import (
+    Disconnected,
+    check_headers,
+    declared_purpose,
+    read_body,
+    response_media_type,
+    strict_mode,
+)
 from gateway.metrics import Metrics
 from gateway.observe import Observation
 from gateway.operations import operation_label, root_fields, select_operation
@@ -156,6 +163,10 @@ class GraphQLEndpoint:
         except Disconnected:
             response = Response(status_code=499)  # nobody reads it; logged and counted as such
             observation.outcome = "CLIENT_DISCONNECTED"
+        if response.headers.get("content-type") == "application/json":
+            # The same JSON, labelled as the client asked (GraphQL over HTTP).
+            response.headers["content-type"] = response_media_type(request) + "; charset=utf-8"
+            response.headers["vary"] = "Accept"
         observation.finish(response, self.metrics, self.pool)
         return response
 
@@ -171,6 +182,7 @@ class GraphQLEndpoint:
             check_headers(request)
             purpose = choose_purpose(caller, declared_purpose(request))
             observation.purpose = purpose.value
+            strict_mode(request)  # a mode that is not one is refused before anything runs
             body = await read_body(request, timeout=self.settings.limits.request_timeout_s)
         except AuthError as exc:
             return observation.refused(error_response(exc.code, exc.message, request_id), exc.code)
@@ -213,8 +225,7 @@ class GraphQLEndpoint:
         if prepared.document is None:
             assert prepared.code is not None
             observation.outcome = prepared.code
-            refusals = [{"message": m, "extensions": {"code": prepared.code}} for m in prepared.messages]
-            return json_response({"errors": refusals}, STATUS_BY_CODE[prepared.code], request_id)
+            return json_response({"errors": prepared.errors()}, STATUS_BY_CODE[prepared.code], request_id)
         document = prepared.document
         operation_name = body.get("operationName")
         operation = select_operation(document, operation_name)
@@ -278,7 +289,7 @@ class GraphQLEndpoint:
 
         forbidden = [e for e in errors if (e.extensions or {}).get("code") == "FORBIDDEN"]
         # X-Authz-Mode: strict refuses the whole operation when anything is denied.
-        strict = request.headers.get("x-authz-mode", "").strip().lower() == "strict"
+        strict = strict_mode(request)
         # A refused operation discloses nothing, but the denials it decided are recorded.
         with self.metrics.audit_write():
             await self.audit.record(

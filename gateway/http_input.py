@@ -55,6 +55,49 @@ def declared_purpose(request: Request) -> str | None:
     return next(iter(values), None)
 
 
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+def response_media_type(request: Request) -> str:
+    """What to answer in (GraphQL over HTTP): ``application/graphql-response+json`` when the
+    ``Accept`` header prefers it, else ``application/json`` (also for no header, ``*/*`` or
+    nothing known: a GraphQL answer is always JSON)."""
+    best, best_q = "application/json", 0.0
+    for item in request.headers.get("accept", "").split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media = media.lower()
+        if media == GRAPHQL_RESPONSE:
+            offered = GRAPHQL_RESPONSE
+        elif media in ("application/json", "application/*", "*/*"):
+            offered = "application/json"
+        else:
+            continue
+        if quality > best_q:  # ties: the first listed wins
+            best, best_q = offered, quality
+    return best
+
+
+AUTHZ_MODES = ("partial", "strict")
+
+
+def strict_mode(request: Request) -> bool:
+    """``X-Authz-Mode``: ``strict`` refuses the operation on any denial; ``partial`` (the default) nulls
+    denied fields. Anything else is refused, never silently the default."""
+    values = {value.strip().lower() for value in request.headers.getlist("x-authz-mode") if value.strip()}
+    unknown = values - set(AUTHZ_MODES)
+    if unknown or len(values) > 1:
+        raise Refusal("BAD_USER_INPUT", "X-Authz-Mode must be `strict` (refuse on any denial) or `partial` (the default)")
+    return values == {"strict"}
+
+
 async def read_body(request: Request, *, timeout: float) -> dict[str, Any]:
     """The GraphQL request object in the body, read within ``timeout`` seconds."""
     check_media_type(request)
@@ -75,6 +118,9 @@ async def read_body(request: Request, *, timeout: float) -> dict[str, Any]:
     variables = body.get("variables")
     if variables is not None and not isinstance(variables, dict):
         raise Refusal("BAD_USER_INPUT", "`variables` must be an object")
+    extensions = body.get("extensions")
+    if extensions is not None and not isinstance(extensions, dict):
+        raise Refusal("BAD_REQUEST", "`extensions` must be an object")
     name = body.get("operationName")
     if name is not None and not isinstance(name, str):
         raise Refusal("BAD_REQUEST", "`operationName` must be a string")

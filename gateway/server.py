@@ -14,10 +14,12 @@ import click
 import uvicorn
 
 from gateway.auth import TokenVerifier, issue_token
-from gateway.authz.policy import PolicyError, load_policy
+from gateway.authz.policy import PolicyError, load_policy, policy_source
 from gateway.config import ConfigError, Settings, load_settings
 from gateway.db import DatabaseError, create_pool, gateway_login_url, migrate, resolve_database_url
 from gateway.drain import Drain, DrainingServer
+from gateway.graphiql.demo import ENV as DEMO_ENV
+from gateway.graphiql.demo import Demo, DemoCaller, DemoCampaign
 from gateway.http_protocol import uvicorn_options
 from gateway.keys import require_keys, with_demo_keys
 
@@ -57,22 +59,33 @@ async def _seed_demo(pool: asyncpg.Pool) -> None:
     click.echo(f"seeded in {report.seconds:.1f}s", err=True)
 
 
-def _print_demo_banner(settings: Settings, host: str, port: int, campaigns: list[tuple[str, str, str]]) -> None:
+def demo_callers(settings: Settings, campaigns: list[tuple[str, str, str]]) -> Demo:
+    """One token per division of the registry (every purpose it may declare), and the usable campaigns."""
     bundle = load_policy(settings.policy_dir)
+    callers = tuple(
+        DemoCaller(
+            division.id,
+            tuple(sorted(p.value for p in division.purposes)),
+            issue_token(settings, division=division, purposes=division.purposes, ttl_seconds=DEMO_TOKEN_TTL),
+        )
+        for division in sorted(bundle.divisions.values(), key=lambda d: d.id)
+    )
+    return Demo(callers, tuple(DemoCampaign(*c) for c in campaigns))
+
+
+def _print_demo_banner(host: str, port: int, demo: Demo) -> None:
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     click.echo("")
-    click.echo(f"CPNI Gateway: GraphiQL at http://{shown_host}:{port}/graphql")
+    click.echo(f"CPNI Gateway: GraphiQL at http://{shown_host}:{port}/graphql (pick a division and purpose there)")
     click.echo(f"Policy matrix at http://{shown_host}:{port}/policy")
     click.echo("Demo tokens (paste into GraphiQL's headers as {\"Authorization\": \"Bearer ...\"}):")
-    for division in sorted(bundle.divisions.values(), key=lambda d: d.id):
-        token = issue_token(settings, division=division, purposes=division.purposes, ttl_seconds=DEMO_TOKEN_TTL)
-        purposes = ",".join(sorted(p.value for p in division.purposes))
-        click.echo(f"  {division.id} ({purposes}):\n    {token}")
+    for caller in demo.callers:
+        click.echo(f"  {caller.division} ({','.join(caller.purposes)}):\n    {caller.token}")
     click.echo("Declare the purpose with the X-Purpose header, e.g. {\"X-Purpose\": \"customer_care\"}.")
-    if campaigns:
+    if demo.campaigns:
         click.echo("Marketing purposes also need an approved campaign of the division (X-Campaign-Id):")
-        for campaign_id, owner, purpose in campaigns:
-            click.echo(f"  {campaign_id}  ({owner}, {purpose})")
+        for campaign in demo.campaigns:
+            click.echo(f"  {campaign.id}  ({campaign.division}, {campaign.purpose})")
     click.echo("")
 
 
@@ -83,8 +96,9 @@ def run(*, demo: bool, host: str | None, port: int | None, workers: int | None, 
         if demo:
             settings = with_demo_keys(settings)
         require_keys(settings)  # no key, no server: never a built-in secret
-        bundle = load_policy(settings.policy_dir)  # an invalid policy stops startup here
+        bundle = load_policy(settings.policy_dir)  # an invalid policy stops startup here (naming its files)
         TokenVerifier(settings, bundle.divisions)  # so does a missing or unreadable key file
+        click.echo(str(policy_source(settings.policy_dir)), err=True)
         dsn = resolve_database_url(settings)
         campaigns = asyncio.run(_prepare(settings, dsn, demo=demo))
         # Requests are served as a login that owns nothing (gateway/db.py);
@@ -93,8 +107,13 @@ def run(*, demo: bool, host: str | None, port: int | None, workers: int | None, 
             dsn = asyncio.run(gateway_login_url(dsn))
     except (ConfigError, PolicyError, DatabaseError) as exc:
         raise click.ClickException(str(exc)) from None
+    callers = None
     if demo:
-        _print_demo_banner(settings, settings.host, settings.port, campaigns)
+        callers = demo_callers(settings, campaigns)
+        _print_demo_banner(settings.host, settings.port, callers)
+        os.environ[DEMO_ENV] = callers.to_json()  # for the worker processes' GraphiQL picker
+    else:
+        os.environ.pop(DEMO_ENV, None)  # never inherited: outside --demo the page has no tokens
     # Workers are separate processes: they read the resolved URL (and the
     # demo's keys) from the environment, so they share the one embedded
     # server started here and accept each other's tokens and cursors.
@@ -123,7 +142,7 @@ def run(*, demo: bool, host: str | None, port: int | None, workers: int | None, 
         from gateway.app import create_app  # noqa: PLC0415
 
         drain = Drain()
-        app = create_app(settings, database_url=dsn, drain=drain, serving=True)
+        app = create_app(settings, database_url=dsn, drain=drain, serving=True, demo=callers)
         config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", **uvicorn_options())
         DrainingServer(config, drain, deadline).run()
     sys.exit(0)

@@ -57,20 +57,62 @@ class PolicyBundle:
     warnings: tuple[str, ...] = ()
 
 
-def default_policy_dir() -> Path:
-    """The policy directory to use when none is given.
+POLICY_DIR_ENV = "CPNI_GATEWAY_POLICY_DIR"
 
-    `CPNI_GATEWAY_POLICY_DIR` if set; else `policies/` of the source checkout;
-    else the copy shipped in the wheel (`gateway/_policies`).
+
+@dataclass(frozen=True)
+class PolicySource:
+    """Which policy directory is in use, and why: every command says so (``policy_source``)."""
+
+    directory: Path
+    why: str
+
+    def __str__(self) -> str:
+        return f"policy directory: {self.directory.resolve()} ({self.why})"
+
+
+def policy_source(directory: Path | None = None) -> PolicySource:
+    """The policy directory to use, and why.
+
+    ``directory`` if given; else `CPNI_GATEWAY_POLICY_DIR`; else `policies/`
+    of the source checkout the package runs from (an editable install); else
+    `policies/` of a checkout in the current directory (after `pip install
+    .`, the copy being edited there, not the one installed); else the copy
+    shipped in the wheel (`gateway/_policies`).
     """
-    configured = os.environ.get("CPNI_GATEWAY_POLICY_DIR")
+    configured = os.environ.get(POLICY_DIR_ENV)
+    if directory is not None:
+        given = Path(directory)
+        same = configured and Path(configured).resolve() == given.resolve()
+        return PolicySource(given, f"from {POLICY_DIR_ENV}" if same else "given")
     if configured:
-        return Path(configured)
+        return PolicySource(Path(configured), f"from {POLICY_DIR_ENV}")
     root = Path(__file__).resolve().parents[2]
     # Installed, parents[2] is site-packages: require the checkout's own markers.
-    if (root / "pyproject.toml").is_file() and (root / "policies" / REGISTRY_FILE).is_file():
-        return root / "policies"
-    return Path(__file__).resolve().parents[1] / "_policies"
+    if _is_checkout(root):
+        return PolicySource(root / "policies", "the checkout this gateway runs from")
+    if _is_checkout(Path.cwd()):
+        return PolicySource(Path.cwd() / "policies", f"the checkout in the current directory; {POLICY_DIR_ENV} to change")
+    return PolicySource(
+        Path(__file__).resolve().parents[1] / "_policies",
+        f"shipped with the installed package; {POLICY_DIR_ENV} or --dir for a working copy",
+    )
+
+
+def default_policy_dir() -> Path:
+    """The policy directory to use when none is given (see :func:`policy_source`)."""
+    return policy_source().directory
+
+
+def _is_checkout(root: Path) -> bool:
+    pyproject = root / "pyproject.toml"
+    if not pyproject.is_file() or not (root / "policies" / REGISTRY_FILE).is_file():
+        return False
+    try:
+        project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+    return bool(project.get("name") == "cpni-gateway")
 
 
 def load_policy(directory: Path | None = None) -> PolicyBundle:

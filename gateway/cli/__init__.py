@@ -7,6 +7,7 @@ import click
 from gateway.cli.audit import audit
 from gateway.cli.db import db
 from gateway.cli.policy import policy
+from gateway.cli.schema import schema
 from gateway.cli.serve import serve
 from gateway.cli.token import token
 
@@ -22,3 +23,4 @@ main.add_command(db)
 main.add_command(token)
 main.add_command(policy)
 main.add_command(audit)
+main.add_command(schema)

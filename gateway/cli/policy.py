@@ -26,7 +26,7 @@ from gateway.authz.explain import CampaignRef, ServiceRef, explain_field, render
 from gateway.authz.impact import Group, impacts
 from gateway.authz.matrix import Matrix, compute_matrix, render_json, render_markdown
 from gateway.authz.model import Facts, Purpose, Regime, ServiceCategory
-from gateway.authz.policy import PolicyBundle, PolicyError, case_files, load_policy, read_cases
+from gateway.authz.policy import PolicyBundle, PolicyError, case_files, load_policy, policy_source, read_cases
 from gateway.cli.common import data_dir_option, run_with_pool, settings_or_exit
 from gateway.config import Settings
 from gateway.policy_page import render_matrix_page
@@ -75,6 +75,7 @@ def validate(directory: Path | None) -> None:
     """
     problems: list[str] = []
     bundle: PolicyBundle | None = None
+    click.echo(str(policy_source(directory)), err=True)
     try:
         bundle = load_policy(directory)
     except PolicyError as exc:
@@ -252,7 +253,7 @@ def diff(
     (counted with one GROUP BY query, never customer by customer). Give
     --old-regime and --new-regime to compare the two regimes.
     """
-    old_bundle, new_bundle = _load(old_dir), _load(new_dir)
+    old_bundle, new_bundle = _load(old_dir, "old "), _load(new_dir, "new ")
     old_authz = Authorizer(old_bundle, Regime(old_regime or regime))
     new_authz = Authorizer(new_bundle, Regime(new_regime or regime))
     changes = diff_matrices(compute_matrix(old_authz), compute_matrix(new_authz))
@@ -271,7 +272,9 @@ def diff(
         raise SystemExit(1)
 
 
-def _load(directory: Path | None) -> PolicyBundle:
+def _load(directory: Path | None, label: str = "") -> PolicyBundle:
+    """The policy of ``directory`` (default: the configured one), saying on stderr which it is."""
+    click.echo(label + str(policy_source(directory)), err=True)
     try:
         return load_policy(directory)
     except PolicyError as exc:

@@ -141,12 +141,19 @@ async def test_the_declared_purpose_applies(gateway: Gateway) -> None:
     assert response.json()["data"]["me"]["purpose"] == "EMERGENCY"
 
 
-@pytest.mark.parametrize("purpose", ["marketing_cross_category", "billing_collection", "no_such_purpose"])
+@pytest.mark.parametrize("purpose", ["marketing_cross_category", "billing_collection"])
 async def test_a_purpose_outside_the_token_is_not_allowed(gateway: Gateway, purpose: str) -> None:
     token = gateway.token("fraud_security", ["fraud_protection", "emergency"])
     response = await gateway.query(ME, division="fraud_security", purpose=purpose, token=token)
     assert response.status_code == 403
     assert response.json()["errors"][0]["extensions"]["code"] == "PURPOSE_NOT_ALLOWED"
+
+
+async def test_a_purpose_that_does_not_exist_is_bad_input_not_a_denial(gateway: Gateway) -> None:
+    token = gateway.token("fraud_security", ["fraud_protection", "emergency"])
+    response = await gateway.query(ME, division="fraud_security", purpose="no_such_purpose", token=token)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
 async def test_a_purpose_in_the_token_but_not_in_the_registry_is_not_allowed(gateway: Gateway) -> None:

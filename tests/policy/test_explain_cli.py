@@ -21,8 +21,8 @@ async def test_per_service_field_explained_per_service(cli: Cli, pool: asyncpg.P
         "policy", "explain", "--division", "marketing", "--purpose", "marketing_cross_category",
         "--customer", str(made.id), "--field", "Service.usage", "--campaign", campaign,
     )
-    assert result.exit_code == 0, result.output
-    assert result.output.splitlines() == [
+    assert result.exit_code == 0, result.stdout
+    assert result.stdout.splitlines() == [
         "field: Service.usage (USAGE, decided per service)",
         f"customer: {made.id}",
         "division: marketing (CARRIER)",
@@ -44,18 +44,18 @@ async def test_per_service_field_explained_per_service(cli: Cli, pool: asyncpg.P
         "policy", "explain", "--division", "marketing", "--purpose", "marketing_cross_category",
         "--customer", str(made.id), "--field", "Service.usage", "--campaign", campaign, "--service", str(local),
     )
-    assert one.exit_code == 0, one.output
-    assert f"service {local} (LOCAL): allowed by marketing-opt-out-approval" in one.output.splitlines()
-    assert not any(line.startswith((f"service {wireless}", "decision:")) for line in one.output.splitlines())
+    assert one.exit_code == 0, one.stdout
+    assert f"service {local} (LOCAL): allowed by marketing-opt-out-approval" in one.stdout.splitlines()
+    assert not any(line.startswith((f"service {wireless}", "decision:")) for line in one.stdout.splitlines())
     # The same customer under the attorneys general's regime: denied, still exit 0.
     opt_in = await cli(
         "policy", "explain", "--division", "marketing", "--purpose", "marketing_cross_category",
         "--customer", str(made.id), "--field", "Service.usage", "--regime", "opt_in", "--campaign", campaign,
     )
-    assert opt_in.exit_code == 0, opt_in.output
-    assert f"service {local} (LOCAL): denied: no policy permits it (Cedar's default deny)" in opt_in.output
-    assert f"decision: denied for 2 of 2 services: {wireless} (WIRELESS), {local} (LOCAL)" in opt_in.output
-    assert "regime: opt_in" in opt_in.output
+    assert opt_in.exit_code == 0, opt_in.stdout
+    assert f"service {local} (LOCAL): denied: no policy permits it (Cedar's default deny)" in opt_in.stdout
+    assert f"decision: denied for 2 of 2 services: {wireless} (WIRELESS), {local} (LOCAL)" in opt_in.stdout
+    assert "regime: opt_in" in opt_in.stdout
 
 
 async def test_a_campaign_that_does_not_name_the_category_denies_it(cli: Cli, pool: asyncpg.Pool) -> None:
@@ -65,10 +65,10 @@ async def test_a_campaign_that_does_not_name_the_category_denies_it(cli: Cli, po
         "policy", "explain", "--division", "marketing", "--purpose", "marketing_cross_category",
         "--customer", str(made.id), "--field", "Service.plan", "--campaign", campaign,
     )
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, result.stdout
     service = made.service_ids["LOCAL"]
-    assert f"service {service} (LOCAL): denied by campaign-scope" in result.output.splitlines()
-    assert f"decision: denied for 1 of 1 services: {service} (LOCAL)" in result.output.splitlines()
+    assert f"service {service} (LOCAL): denied by campaign-scope" in result.stdout.splitlines()
+    assert f"decision: denied for 1 of 1 services: {service} (LOCAL)" in result.stdout.splitlines()
 
 
 async def test_a_marketing_purpose_without_a_usable_campaign_is_refused(cli: Cli, pool: asyncpg.Pool) -> None:
@@ -81,8 +81,8 @@ async def test_a_marketing_purpose_without_a_usable_campaign_is_refused(cli: Cli
             "policy", "explain", "--division", "marketing", "--purpose", "marketing_cross_category",
             "--customer", str(made.id), "--field", "Customer.email", *extra,
         )
-        assert result.exit_code == 0, result.output
-        lines = result.output.splitlines()
+        assert result.exit_code == 0, result.stdout
+        lines = result.stdout.splitlines()
         assert any(line.startswith("decision: refused: a marketing purpose reads only under") for line in lines)
 
 
@@ -93,8 +93,8 @@ async def test_location_of_a_usage_record_for_a_provisioning_division(cli: Cli, 
         "policy", "explain", "--division", "wireless", "--purpose", "provisioning",
         "--customer", str(made.id), "--field", "UsageRecord.cellSite",
     )
-    assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    assert result.exit_code == 0, result.stdout
+    lines = result.stdout.splitlines()
     assert lines[0] == "field: UsageRecord.cellSite (LOCATION, decided per service)"
     assert lines[2] == "division: wireless (AFFILIATE_COMM, own category WIRELESS)"
     # Denied at the first step: the LOCAL service is not even listed for the wireless division.
@@ -111,8 +111,8 @@ async def test_customer_level_field_and_json(cli: Cli, pool: asyncpg.Pool) -> No
         "policy", "explain", "--division", "customer_care", "--purpose", "customer_care",
         "--customer", str(made.id), "--field", "Customer.email", "--format", "json",
     )
-    assert result.exit_code == 0, result.output
-    document = json.loads(result.output)
+    assert result.exit_code == 0, result.stdout
+    document = json.loads(result.stdout)
     assert document["field"] == "Customer.email" and document["category"] == "CONTACT"
     assert document["perService"] is False
     assert document["campaign"] is None
@@ -143,9 +143,9 @@ async def test_a_denial_names_the_forbid(cli: Cli, pool: asyncpg.Pool) -> None:
         "policy", "explain", "--division", "wireless", "--purpose", "marketing_same_category",
         "--customer", str(made.id), "--field", "Customer.billingAddress", "--campaign", campaign,
     )
-    assert result.exit_code == 0, result.output
-    assert "decision: denied by terminated-no-marketing" in result.output.splitlines()
-    assert "  terminated-no-marketing @cite 47 CFR 64.2005(a); SPEC 6.2 (terminated customers)" in result.output
+    assert result.exit_code == 0, result.stdout
+    assert "decision: denied by terminated-no-marketing" in result.stdout.splitlines()
+    assert "  terminated-no-marketing @cite 47 CFR 64.2005(a); SPEC 6.2 (terminated customers)" in result.stdout
 
 
 async def test_per_service_field_of_a_customer_without_services(cli: Cli, pool: asyncpg.Pool) -> None:
@@ -154,17 +154,17 @@ async def test_per_service_field_of_a_customer_without_services(cli: Cli, pool: 
         "policy", "explain", "--division", "fraud_security", "--purpose", "fraud_protection",
         "--customer", str(made.id), "--field", "ServiceConfiguration.ipAddress",
     )
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, result.stdout
     assert (
         "decision: allowed by fraud-reads-all; the customer has no service, so no data of this field"
-        in result.output.splitlines()
+        in result.stdout.splitlines()
     )
 
 
 async def test_without_a_customer_every_policy_that_can_decide_the_fields_category(cli: Cli) -> None:
     result = await cli("policy", "explain", "--field", "Customer.lastKnownLocation")
-    assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    assert result.exit_code == 0, result.stdout
+    lines = result.stdout.splitlines()
     assert lines[0] == "field: Customer.lastKnownLocation (LOCATION)"
     headers = [line for line in lines if line.startswith(("permit ", "forbid "))]
     assert lines[1] == f"policies that can decide LOCATION: {len(headers)}"
@@ -184,8 +184,8 @@ async def test_without_a_customer_every_policy_that_can_decide_the_fields_catego
         "policy", "explain", "--field", "Customer.name", "--division", "dex_directory",
         "--purpose", "directory_publishing", "--format", "json",
     )
-    assert narrowed.exit_code == 0, narrowed.output
-    document = json.loads(narrowed.output)
+    assert narrowed.exit_code == 0, narrowed.stdout
+    document = json.loads(narrowed.stdout)
     assert [p["id"] for p in document["policies"]] == ["directory-reads-subscriber-list"]
     assert document["policies"][0]["cells"] == [
         {"division": "dex_directory", "purpose": "directory_publishing", "letter": "A", "publishedOnly": True}
@@ -198,7 +198,7 @@ async def test_unknown_customer_exits_1(cli: Cli) -> None:
         "--customer", "987654321", "--field", "Customer.email",
     )
     assert result.exit_code == 1
-    assert result.output == "customer 987654321 not found\n"
+    assert result.stdout == "customer 987654321 not found\n"
 
 
 async def test_usage_errors_exit_2(cli: Cli) -> None:
@@ -219,5 +219,5 @@ async def test_usage_errors_exit_2(cli: Cli) -> None:
     for name, (args, message) in cases.items():
         result = await cli("policy", "explain", *args)
         assert result.exit_code == 2, (name, result.output)
-        assert message in " ".join(result.output.split()), (name, result.output)
+        assert message in " ".join(result.stderr.split()), (name, result.output)  # usage errors go to stderr
         assert "Traceback" not in result.output

@@ -189,5 +189,6 @@ async def test_unreachable_database_is_one_line(seeded_url: str, policy_copy: Pa
     gone = seeded_url.replace("/cpni_impact_", "/cpni_absent_")
     result = await Cli(gone)("policy", "diff", str(POLICY_DIR), str(policy_copy), "--impact")
     assert result.exit_code == 1
-    assert result.output.splitlines()[-1].startswith("Error: could not connect to PostgreSQL")
-    assert "Traceback" not in result.output and "postgres" not in result.output.lower().replace("postgresql", "")
+    last = result.output.splitlines()[-1]
+    assert last.startswith("Error: cannot connect to PostgreSQL at ") and "does not exist" in last
+    assert "Traceback" not in result.output and "asyncpg" not in result.output

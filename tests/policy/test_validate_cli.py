@@ -33,18 +33,18 @@ def run(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
 
 def test_valid_policy_and_schema(run: CliRunner, policy_copy: Path) -> None:
     result = run.invoke(policy, ["validate", str(policy_copy)])
-    assert result.exit_code == 0, result.output
-    assert result.output == f"{policy_copy}: valid (22 policies, 13 divisions)\n"
+    assert result.exit_code == 0, result.stdout
+    assert result.stdout == f"{policy_copy}: valid (22 policies, 13 divisions)\n"
 
 
 def test_syntax_error_names_file_line_and_policy(run: CliRunner, policy_copy: Path) -> None:
     _edit(policy_copy / "marketing.cedar", 'context.purpose == "third_party_marketing" &&', 'context.purpose == &&')
     result = run.invoke(policy, ["validate", str(policy_copy)])
     assert result.exit_code == 1
-    [line] = result.output.splitlines()
+    [line] = result.stdout.splitlines()
     assert line.startswith(f"{policy_copy / 'marketing.cedar'}:")
     assert ": policy `third-party-subscriber-list-opt-in`: syntax error: " in line
-    assert "Traceback" not in result.output
+    assert "Traceback" not in result.stdout
 
 
 def test_every_problem_is_reported_at_once(run: CliRunner, policy_copy: Path) -> None:
@@ -54,7 +54,7 @@ def test_every_problem_is_reported_at_once(run: CliRunner, policy_copy: Path) ->
     _edit(policy_copy / "audit.cedar", '@cite("47 CFR 64.2009(d)")\n', "")
     result = run.invoke(policy, ["validate", str(policy_copy)])
     assert result.exit_code == 1
-    lines = result.output.splitlines()
+    lines = result.stdout.splitlines()
     assert len(lines) == 3, lines
     assert any("location.cedar: policy `location-express-approval`: " in x and "locationApprovd" in x for x in lines)
     assert any("divisions.toml: division `fraud_security`: purpose: unknown value `emergencies`" in x for x in lines)
@@ -79,7 +79,7 @@ def test_an_uncategorized_schema_field_is_a_problem(
     monkeypatch.setattr("gateway.schema.build_schema", build_tiny_schema)
     result = run.invoke(policy, ["validate", str(policy_copy)])
     assert result.exit_code == 1
-    assert result.output == "gateway/schema: field Query.secret has no data category\n"
+    assert result.stdout == "gateway/schema: field Query.secret has no data category\n"
 
 
 def test_usage_errors_exit_2(run: CliRunner, tmp_path: Path) -> None:

@@ -229,6 +229,8 @@ ROUTES: dict[str, str | None] = {
     "/metrics": None,  # counters by division, purpose, category and outcome: no customer
     "/policy": None,  # the policy matrix, computed from Cedar alone
     "/graphql/schema.graphql": None,  # the SDL
+    "/": None,  # a redirect to /graphql
+    "/graphiql/{name}": None,  # GraphiQL's static files
 }
 # Root fields that read customer data: each leaves an event naming the customer.
 AUDITED_FIELDS = {"customer", "customerByPhone", "customers", "explainAccess", "recordCpniApproval", "recordCpniNotice"}
