@@ -28,7 +28,7 @@ from gateway.authz.decide import Authorizer
 from gateway.authz.policy import PolicyBundle, load_policy
 from gateway.campaigns import CampaignGate
 from gateway.config import Settings, load_settings
-from gateway.db import close_pool, create_pool, resolve_gateway_url
+from gateway.db import close_pool, create_pool, open_replicas, resolve_gateway_url
 from gateway.drain import CancelledAnswer, Drain
 from gateway.endpoint import GraphQLEndpoint
 from gateway.graphiql import page as graphiql_page
@@ -232,6 +232,7 @@ def create_app(
         except BaseException:
             await pool.close()
             raise
+        replicas = await open_replicas(settings)  # read-only requests (docs/SCALING.md)
         schema = build_schema()
         metrics_ = Metrics()
         endpoint = GraphQLEndpoint(
@@ -244,6 +245,7 @@ def create_app(
             audit=audit,
             campaigns=CampaignGate(pool, acquire_timeout=settings.limits.pool_acquire_timeout_s),
             metrics=metrics_,
+            replicas=replicas,
         )
         app.state.runtime = Runtime(settings, bundle, authorizer, pool, endpoint, metrics_, PolicyPage(authorizer))
         if serving:
@@ -253,7 +255,10 @@ def create_app(
         finally:
             # Bounded: shutdown keeps its deadline (gateway/drain.py).
             await asyncio.gather(
-                audit.close(), close_pool(pool), asyncio.to_thread(endpoint.documents.close)
+                audit.close(),
+                close_pool(pool),
+                asyncio.to_thread(endpoint.documents.close),
+                *([replicas.close()] if replicas else []),
             )
 
     app = Starlette(

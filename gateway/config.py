@@ -43,6 +43,8 @@ class Limits:
 class Settings:
     database_url: str | None = None
     database_url_setting: str = "DATABASE_URL"  # the variable database_url came from (for messages)
+    # Streaming replicas for read-only requests (docs/SCALING.md).
+    replica_urls: tuple[str, ...] = ()
     data_dir: Path = Path(".cpni-gateway")
     host: str = "127.0.0.1"
     port: int = 8000
@@ -161,6 +163,13 @@ def _database_url(raw: str) -> str:
     return raw
 
 
+def _replica_urls(raw: str) -> tuple[str, ...]:
+    urls = tuple(u.strip() for u in raw.split(",") if u.strip())
+    for url in urls:
+        _database_url(url)
+    return urls
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read settings from the environment; raise :class:`ConfigError` on a bad value."""
     env = os.environ if env is None else env
@@ -188,6 +197,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         database_url=database_url,
         database_url_setting=name if database_url is not None else "DATABASE_URL",
+        replica_urls=_parse(env, "REPLICA_URLS", _replica_urls, (), secret=True),
         data_dir=_parse(env, "DATA_DIR", Path, Path(".cpni-gateway")),
         host=env.get(PREFIX + "HOST") or "127.0.0.1",
         port=_parse(env, "PORT", _positive_int, 8000),

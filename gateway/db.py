@@ -31,6 +31,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from gateway.config import Settings
+from gateway.resolvers.database import Replica, Replicas
 
 # A constant key for pg_advisory_lock: two processes migrating at once
 # take turns instead of racing on CREATE TABLE.
@@ -190,6 +191,21 @@ def _diagnosis(exc: BaseException, database: str, place: str, timeout_s: float |
         reason = exc.strerror.lower() if exc.strerror else (str(exc) or type(exc).__name__)
         return reason, f"check the host, port and TLS settings in {place}"
     return type(exc).__name__, f"check {place}"
+
+
+async def open_replicas(settings: Settings) -> Replicas | None:
+    """Pools for ``CPNI_GATEWAY_REPLICA_URLS``, or None without any.
+
+    No connection is made here (``min_size=0``): a replica that is down when
+    the gateway starts is passed over like one that goes down later.
+    """
+    if not settings.replica_urls:
+        return None
+    replicas = []
+    for n, url in enumerate(settings.replica_urls, start=1):
+        pool = await create_pool(settings, url, min_size=0)
+        replicas.append(Replica(pool, f"#{n}"))
+    return Replicas(replicas, acquire_timeout=min(0.5, settings.limits.pool_acquire_timeout_s))
 
 
 async def close_pool(pool: asyncpg.Pool, *, timeout_s: float = 1.0) -> None:

@@ -44,7 +44,7 @@ from gateway.metrics import Metrics
 from gateway.observe import Observation
 from gateway.operations import operation_label, root_fields, select_operation
 from gateway.plan import NotPlanned, Planner, in_document_order
-from gateway.resolvers.database import DATABASE_ERRORS, Database
+from gateway.resolvers.database import DATABASE_ERRORS, Database, Replicas
 from gateway.resolvers.loaders import Loaders
 from gateway.responses import (
     STATUS_BY_CODE,
@@ -80,6 +80,7 @@ class GraphQLEndpoint:
         audit: AuditWriter,
         campaigns: CampaignGate,
         metrics: Metrics,
+        replicas: Replicas | None = None,
     ) -> None:
         self.settings = settings
         self.schema = schema
@@ -90,6 +91,7 @@ class GraphQLEndpoint:
         self.audit = audit
         self.campaigns = campaigns
         self.metrics = metrics
+        self.replicas = replicas  # read-only requests only (gateway/resolvers/database.py)
         # The configured key (the same on every process); without one (an
         # app built directly, as in tests), a random key of this process.
         self.cursors = CursorCodec(settings.cursor_key or secrets.token_urlsafe(48))
@@ -97,9 +99,20 @@ class GraphQLEndpoint:
         self.planner = Planner(schema) if settings.planner else None
 
     def _context(
-        self, request: Request, request_id: str, caller: Caller, purpose: Any, campaign: Campaign | None
+        self,
+        request: Request,
+        request_id: str,
+        caller: Caller,
+        purpose: Any,
+        campaign: Campaign | None,
+        *,
+        read_only: bool = False,
     ) -> RequestContext:
-        db = Database(self.pool, acquire_timeout=self.settings.limits.pool_acquire_timeout_s)
+        db = Database(
+            self.pool,
+            acquire_timeout=self.settings.limits.pool_acquire_timeout_s,
+            replicas=self.replicas if read_only else None,
+        )
         loaders = Loaders(db)
         return RequestContext(
             request_id=request_id,
@@ -257,10 +270,12 @@ class GraphQLEndpoint:
             mutation=operation.operation == OperationType.MUTATION,
         )
         raw_variables = body.get("variables") or {}
-        ctx = self._context(request, request_id, caller, purpose, campaign)
+        read_only = operation.operation == OperationType.QUERY  # a mutation reads its own writes
+        ctx = self._context(request, request_id, caller, purpose, campaign, read_only=read_only)
         result = await self._execute(body["query"], document, operation, raw_variables, ctx)
         if result is None:
-            ctx = self._context(request, request_id, caller, purpose, campaign)  # nothing of the plan's run is kept
+            # Nothing of the plan's run is kept.
+            ctx = self._context(request, request_id, caller, purpose, campaign, read_only=read_only)
             result = await self._reference(document, operation_name, raw_variables, ctx)
         db = ctx.loaders.db
 
