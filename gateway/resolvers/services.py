@@ -162,7 +162,7 @@ FROM services s
 CROSS JOIN LATERAL (
     SELECT u.cell_site, u.started_at
     FROM usage_records u
-    WHERE u.service_id = s.id AND u.cell_site IS NOT NULL
+    WHERE u.customer_id = s.customer_id AND u.service_id = s.id AND u.cell_site IS NOT NULL
     ORDER BY u.started_at DESC
     LIMIT 1
 ) l
