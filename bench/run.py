@@ -40,7 +40,7 @@ from bench.report import Measurement, machine, render, write
 from bench.sanity import Document, SanityError, compare, fetch_samples
 from bench.servers import FLOOR, GATEWAY, UNGUARDED, ServerError, ServerProcess, Target, tree_cpu_seconds
 from bench.stats import LoadResult
-from bench.workload import Credentials, credentials, customer_sequence
+from bench.workload import QUERIES, Credentials, credentials, customer_sequence
 from gateway.config import load_settings
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -81,6 +81,10 @@ def parse(argv: Sequence[str]) -> Options:
     parser.add_argument("--seed", type=int, default=0, help="seed of the customer id sequence")
     parser.add_argument("--max-requests", type=int, default=1_000_000, help="request cap per target")
     parser.add_argument(
+        "--query", choices=QUERIES, default="profile",
+        help="profile: one customer's full profile (Q1); page: a page of 50 customers (Q2, no floor)",
+    )
+    parser.add_argument(
         "--targets", default="floor,off,on", help="comma-separated subset of floor,off,on (run in that order)"
     )
     args = parser.parse_args(argv)
@@ -88,6 +92,9 @@ def parse(argv: Sequence[str]) -> Options:
     unknown = wanted - {t.key for t in ORDER}
     if unknown or not wanted:
         parser.error(f"--targets: expected a subset of floor,off,on, not {args.targets!r}")
+    if args.query == "page" and "floor" in wanted:
+        parser.error("--query page: the floor serves only the profile; use --targets off,on")
+    os.environ["BENCH_QUERY"] = args.query  # read by the sanity check and the load generator (bench/workload.py)
     for name in ("customers", "concurrency", "workers", "max_requests"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")

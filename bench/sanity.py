@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from bench.workload import PATH, body
+from bench.workload import PAGE_SIZE, PATH, body, query_kind
 
 Document = dict[str, Any]
 
@@ -47,6 +47,9 @@ def fetch_samples(url: str, headers: dict[str, str], ids: Sequence[int], label: 
 
 
 def _check_document(document: Document, customer_id: int, label: str) -> None:
+    if query_kind() == "page":
+        _check_page(document, customer_id, label)
+        return
     customer = (document.get("data") or {}).get("customer")
     if not isinstance(customer, dict):
         raise SanityError(f"{label}: customer {customer_id}: no data.customer in {str(document)[:300]}")
@@ -57,6 +60,15 @@ def _check_document(document: Document, customer_id: int, label: str) -> None:
         path = error.get("path") or []
         if code != "FORBIDDEN" or not path or path[-1] != "cellSite":
             raise SanityError(f"{label}: customer {customer_id}: unexpected error {error}")
+
+
+def _check_page(document: Document, customer_id: int, label: str) -> None:
+    page = (document.get("data") or {}).get("customers")
+    edges = page.get("edges") if isinstance(page, dict) else None
+    if not isinstance(edges, list) or len(edges) != PAGE_SIZE:
+        raise SanityError(f"{label}: page for {customer_id}: not {PAGE_SIZE} customers: {str(document)[:300]}")
+    if document.get("errors"):
+        raise SanityError(f"{label}: page for {customer_id}: unexpected errors {str(document['errors'])[:300]}")
 
 
 def _nulled(data: Any, paths: list[list[Any]]) -> Any:

@@ -1,11 +1,15 @@
-"""What every target is asked: the full-profile query of a random existing customer.
+"""What every target is asked: the full-profile query of a random existing customer (Q1).
 
 The same request bodies, in the same order, go to every target: customer ids
-are drawn from a seeded RNG over the ids that exist in the database.
+are drawn from a seeded RNG over the ids that exist in the database. With
+``BENCH_QUERY=page`` (``python -m bench.run --query page``) each request is
+instead a page of 50 customers of one state, the state drawn from the same
+id (Q2).
 """
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass
 
@@ -35,14 +39,45 @@ query Full($id: ID!) {
 }
 """
 
+# A page of customers as a care team lists them (Q2): 50 per request, the
+# first page of customers with a service address in one of the largest states
+# (a few hundred customers each at 10,000). No cursors: each is sealed with
+# a fresh nonce, so two servers' pages would never compare equal.
+PAGE = """
+query Page($state: String!) {
+  customers(first: 50, filter: {state: $state}) {
+    edges { node {
+      id accountNumber segment status name listedPhone email contactPhone
+      serviceAddress { city state }
+      services { id category plan status }
+      cpniApproval { status scope }
+    } }
+    pageInfo { hasNextPage }
+  }
+}
+"""
+PAGE_STATES = ("CA", "TX", "FL", "NY", "PA", "IL", "OH", "GA", "NC", "MI", "NJ", "VA")
+PAGE_SIZE = 50
+QUERIES = ("profile", "page")
+
 DIVISION = "customer_care"
 PURPOSE = "customer_care"
 TOKEN_TTL_S = 6 * 3600
 PATH = "/graphql"
 
 
+def query_kind() -> str:
+    """``profile`` (Q1) or ``page`` (Q2), from ``BENCH_QUERY`` (set by ``bench.run --query``)."""
+    kind = os.environ.get("BENCH_QUERY", "profile")
+    assert kind in QUERIES, f"BENCH_QUERY: expected one of {QUERIES}"
+    return kind
+
+
 def body(customer_id: int) -> bytes:
-    """The POST body asking for one customer's full profile."""
+    """The POST body for one draw: the customer's full profile, or a page of its state's customers."""
+    if query_kind() == "page":
+        state = PAGE_STATES[customer_id % len(PAGE_STATES)]
+        return orjson.dumps({"query": PAGE, "operationName": "Page", "variables": {"state": state}})
     return orjson.dumps({"query": FULL_PROFILE, "operationName": "Full", "variables": {"id": str(customer_id)}})
 
 
