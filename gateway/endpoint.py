@@ -278,6 +278,8 @@ class GraphQLEndpoint:
             ctx = self._context(request, request_id, caller, purpose, campaign, read_only=read_only)
             result = await self._reference(document, operation_name, raw_variables, ctx)
         db = ctx.loaders.db
+        if db.routed:
+            self.metrics.read_from("replica" if db.on_replica else "primary")
 
         errors = in_document_order(result.data, result.errors or [])
         for error in errors:

@@ -59,6 +59,12 @@ class Metrics:
         self.audit_seconds = Histogram(
             "cpni_gateway_audit_write_seconds", "Time to write a request's audit events.", buckets=AUDIT_BUCKETS, registry=r
         )
+        self.reads = Counter(
+            "cpni_gateway_reads",
+            "Read-only requests by the server that answered them, with replicas configured (docs/SCALING.md).",
+            ["server"],
+            registry=r,
+        )
         self.pool_connections = Gauge(
             "cpni_gateway_pool_connections",
             "Database pool connections by state (in_use, idle, max), summed over live workers.",
@@ -76,6 +82,10 @@ class Metrics:
                     self.decisions.labels(category.value, "allow").inc()
                 for category in access.denied:
                     self.decisions.labels(category.value, "deny").inc()
+
+    def read_from(self, server: str) -> None:
+        """A read-only request ran on ``server`` (``replica`` or ``primary``)."""
+        self.reads.labels(server).inc()
 
     @contextmanager
     def audit_write(self) -> Iterator[None]:

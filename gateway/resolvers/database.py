@@ -122,6 +122,11 @@ class Database:
         self._pinned: Any = None
         self._source: asyncio.Future[asyncpg.Pool] | None = None
 
+    @property
+    def routed(self) -> bool:
+        """Whether this request chose between replicas and the primary (it read something, with replicas)."""
+        return self._source is not None
+
     async def source(self) -> asyncpg.Pool:
         """The pool this request reads from, chosen once (concurrent resolvers share the choice)."""
         if self.replicas is None:

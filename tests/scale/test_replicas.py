@@ -135,3 +135,6 @@ async def test_a_paused_replica_never_serves_a_revoked_approval_and_a_stopped_on
         assert after_stop.denied == {}
         assert after_stop.customer is not None and after_stop.customer["services"][0]["usage"][0]["durationSeconds"] == 120
     assert r.replicas.served == {"replica": before["replica"], "primary": before["primary"] + 3}
+    metrics = (await gateway.client.get("/metrics")).text
+    assert f'cpni_gateway_reads_total{{server="replica"}} {float(r.replicas.served["replica"])}' in metrics
+    assert f'cpni_gateway_reads_total{{server="primary"}} {float(r.replicas.served["primary"])}' in metrics

@@ -62,6 +62,9 @@ async def test_reads_fall_back_to_the_primary_when_no_replica_qualifies(routed: 
         assert read.denied == {}
         assert read.customer is not None and read.customer["services"][0]["usage"][0]["durationSeconds"] == 120
     assert served(routed) == {"replica": before["replica"], "primary": before["primary"] + 2}
+    metrics = (await routed.client.get("/metrics")).text
+    assert 'cpni_gateway_reads_total{server="primary"}' in metrics
+    assert 'server="replica"' not in metrics
 
 
 async def test_mutations_never_consult_a_replica(routed: Gateway, pool: asyncpg.Pool) -> None:
