@@ -133,6 +133,8 @@ class Database:
             return self.pool
         if self._source is None:
             self._source = asyncio.ensure_future(self._choose(self.replicas))
+            # A request cancelled while choosing leaves the choice unread: mark its error read.
+            self._source.add_done_callback(lambda f: f.cancelled() or f.exception())
         return await asyncio.shield(self._source)
 
     async def _choose(self, replicas: Replicas) -> asyncpg.Pool:
@@ -167,7 +169,7 @@ class Database:
             return await self._pinned.fetch(sql, *args)  # type: ignore[no-any-return]
         source = await self.source()
         async with source.acquire(timeout=self.acquire_timeout) as conn:
-            return await conn.fetch(sql, *args)
+            return await conn.fetch(sql, *args)  # type: ignore[no-any-return]
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
         self.round_trips += 1
