@@ -33,8 +33,9 @@ def test_replica_urls_are_a_comma_separated_list_of_postgresql_urls() -> None:
 def test_a_bad_replica_url_stops_startup_without_echoing_it() -> None:
     with pytest.raises(ConfigError) as raised:
         load_settings({"CPNI_GATEWAY_REPLICA_URLS": "postgresql://r1/cpni,mysql://user:secret@r2/cpni"})
-    assert str(raised.value).startswith("CPNI_GATEWAY_REPLICA_URLS: invalid value")
-    assert "secret" not in str(raised.value)
+    message = str(raised.value)
+    assert message.startswith("CPNI_GATEWAY_REPLICA_URLS: ") and "postgresql://" in message
+    assert "secret" not in message and "mysql" not in message
 
 
 @pytest_asyncio.fixture(loop_scope="session")
