@@ -153,9 +153,13 @@ def test_a_marketing_purpose_fills_the_divisions_campaign(served: str, browser: 
     headers = json.loads(browser.wait_for(f"(t => t.includes('X-Campaign-Id') ? t : '')({HEADERS_TEXT})"))
     assert headers["X-Purpose"] == "marketing_same_category"
     assert headers["X-Campaign-Id"] == "demo-wireless-upgrade"
-    browser.evaluate("document.querySelector('.graphiql-execute-button').click()")
     # The first tab's query, now as wireless marketing under its campaign: an answer, not CAMPAIGN_REQUIRED.
-    result = json.loads(browser.wait_for(f"(t => t.includes('\"data\"') && t)({RESULT_TEXT})"))
+    # Under load the editor may run a click with the headers of a moment before: run it again then.
+    for _ in range(3):
+        browser.evaluate("document.querySelector('.graphiql-execute-button').click()")
+        result = json.loads(browser.wait_for(f"(t => t.includes('\"data\"') && t)({RESULT_TEXT})"))
+        if result["data"]["me"]["division"] == "wireless":
+            break
     assert result["data"]["me"]["division"] == "wireless"
     assert browser.problems() == []
 
