@@ -76,7 +76,9 @@ class ServerProcess:
         self.url = f"http://{HOST}:{self.port}"
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f"server-{target.key}.log"
-        env = {**os.environ, "CPNI_GATEWAY_DATABASE_URL": database_url, "CPNI_GATEWAY_GRAPHIQL": "false"}
+        env = {**os.environ, "CPNI_GATEWAY_DATABASE_URL": database_url, "CPNI_GATEWAY_GRAPHIQL": "false",
+               # the load profile is not a registered document (gateway/trusted)
+               "CPNI_GATEWAY_TRUSTED_DOCUMENTS": os.environ.get("CPNI_GATEWAY_TRUSTED_DOCUMENTS", "off")}
         command = [
             sys.executable, "-m", "uvicorn", "--factory", target.factory,
             "--host", HOST, "--port", str(self.port), "--workers", str(workers),

@@ -25,10 +25,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.audit import AuditWriter
 from gateway.auth import AuthError, KeySourceUnavailable, TokenVerifier
 from gateway.authz.decide import Authorizer
+from gateway.authz.matrix import Matrix
 from gateway.authz.policy import PolicyBundle, load_policy
 from gateway.campaigns import CampaignGate
 from gateway.config import Settings, load_settings
 from gateway.db import close_pool, create_pool, open_replicas, resolve_gateway_url
+from gateway.documents import Validator
 from gateway.drain import CancelledAnswer, Drain
 from gateway.endpoint import GraphQLEndpoint
 from gateway.graphiql import page as graphiql_page
@@ -40,7 +42,11 @@ from gateway.observe import Observation
 from gateway.policy_page import PolicyPage
 from gateway.responses import error_response, new_request_id
 from gateway.schema import build_schema
+from gateway.schema.fields import field_categories
 from gateway.schema.sdl import schema_sdl
+from gateway.trusted.prepared import TrustedDocuments
+from gateway.trusted.registry import load_registry
+from gateway.trusted.review import Reviewed, review
 
 log = logging.getLogger("cpni_gateway")
 
@@ -199,7 +205,7 @@ async def metrics(request: Request) -> Response:
 
 async def policy_page(request: Request) -> Response:
     """The effective policy matrix for reviewers."""
-    return HTMLResponse(await _runtime(request).policy_page.html())
+    return HTMLResponse(await _runtime(request).policy_page.html(request.query_params.get("tab")))
 
 
 def create_app(
@@ -225,6 +231,10 @@ def create_app(
             log.warning("policy: %s", warning)
         authorizer = Authorizer(bundle, settings.regime)
         verifier = TokenVerifier(settings, bundle.divisions)  # a bad key setting stops startup here
+        schema = build_schema()
+        # A registry file that does not parse or validate stops startup (RegistryError names it).
+        registry = load_registry(bundle.directory, bundle.divisions, max_tokens=settings.limits.max_tokens)
+        trusted = TrustedDocuments(registry, settings.trusted_documents, Validator(schema._schema, settings.limits))
         dsn = database_url or await resolve_gateway_url(settings)  # never the owner (gateway/db.py)
         pool = await create_pool(settings, dsn)
         try:
@@ -233,7 +243,6 @@ def create_app(
             await pool.close()
             raise
         replicas = await open_replicas(settings)  # read-only requests (docs/SCALING.md)
-        schema = build_schema()
         metrics_ = Metrics()
         endpoint = GraphQLEndpoint(
             settings=settings,
@@ -246,8 +255,15 @@ def create_app(
             campaigns=CampaignGate(pool, acquire_timeout=settings.limits.pool_acquire_timeout_s),
             metrics=metrics_,
             replicas=replicas,
+            trusted=trusted,
         )
-        app.state.runtime = Runtime(settings, bundle, authorizer, pool, endpoint, metrics_, PolicyPage(authorizer))
+        categories = {name: f.category for name, f in field_categories(schema).items()}
+
+        def operations(matrix: Matrix) -> list[Reviewed]:
+            return review(registry, schema._schema, categories, matrix, bundle.divisions)
+
+        page = PolicyPage(authorizer, operations, settings.trusted_documents)
+        app.state.runtime = Runtime(settings, bundle, authorizer, pool, endpoint, metrics_, page)
         if serving:
             endpoint.documents.warm()
         try:

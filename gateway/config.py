@@ -64,6 +64,9 @@ class Settings:
     audit_retention_days: int = 730
     server_timing: bool = False
     planner: bool = True
+    # Trusted documents (SPEC 4, gateway/trusted): enforce|log|off. Enforced
+    # unless configured otherwise (`serve --demo` logs instead).
+    trusted_documents: str = "enforce"
     # SIGTERM: drain (requests in flight finish, /readyz 503) at most this long.
     shutdown_timeout_s: float = 30.0
     limits: Limits = field(default_factory=Limits)
@@ -170,6 +173,13 @@ def _replica_urls(raw: str) -> tuple[str, ...]:
     return urls
 
 
+def _trusted_mode(raw: str) -> str:
+    mode = raw.strip().lower()
+    if mode not in ("enforce", "log", "off"):
+        raise ValueError("expected enforce, log or off")
+    return mode
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read settings from the environment; raise :class:`ConfigError` on a bad value."""
     env = os.environ if env is None else env
@@ -216,6 +226,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         audit_retention_days=_parse(env, "AUDIT_RETENTION_DAYS", _positive_int, 730),
         server_timing=_parse(env, "SERVER_TIMING", _bool, False),
         planner=_parse(env, "PLANNER", _bool, True),
+        trusted_documents=_parse(env, "TRUSTED_DOCUMENTS", _trusted_mode, "enforce"),
         shutdown_timeout_s=_parse(env, "SHUTDOWN_TIMEOUT", parse_duration, 30.0),
         limits=limits,
     )

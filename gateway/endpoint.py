@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.audit import AuditUnavailable, AuditWriter
+from gateway.audit.chain import EventContent
 from gateway.auth import AuthError, Caller, KeySourceUnavailable, TokenVerifier, choose_purpose
 from gateway.authz.decide import Authorizer
 from gateway.campaigns import CampaignGate
@@ -58,6 +59,8 @@ from gateway.responses import (
 from gateway.schema.context import Campaign, Decisions, RequestContext
 from gateway.schema.errors import ServiceUnavailableError
 from gateway.schema.limits import check_cost, coerce_variables
+from gateway.trusted.prepared import REFUSED, UNREGISTERED, NotRegistered, Resolved, TrustedDocuments
+from gateway.trusted.registry import Registry
 
 # Errors raised inside resolvers that mean "a backing store is unavailable".
 UNAVAILABLE: tuple[type[Exception], ...] = (ServiceUnavailableError, AuditUnavailable, *DATABASE_ERRORS)
@@ -81,6 +84,7 @@ class GraphQLEndpoint:
         campaigns: CampaignGate,
         metrics: Metrics,
         replicas: Replicas | None = None,
+        trusted: TrustedDocuments | None = None,
     ) -> None:
         self.settings = settings
         self.schema = schema
@@ -97,6 +101,13 @@ class GraphQLEndpoint:
         self.cursors = CursorCodec(settings.cursor_key or secrets.token_urlsafe(48))
         self.documents = Documents(schema, settings.limits)
         self.planner = Planner(schema) if settings.planner else None
+        # Registered documents are validated, parsed and planned here, once
+        # (a file that does not validate stops startup: RegistryError).
+        self.trusted = trusted or TrustedDocuments(Registry(), settings.trusted_documents, self.documents.validator)
+        if self.planner is not None:
+            for text, prepared in self.trusted.documents():
+                assert prepared.document is not None
+                self.planner.warm(text, prepared.document)
 
     def _context(
         self,
@@ -105,6 +116,7 @@ class GraphQLEndpoint:
         caller: Caller,
         purpose: Any,
         campaign: Campaign | None,
+        resolved: Resolved,
         *,
         read_only: bool = False,
     ) -> RequestContext:
@@ -129,6 +141,7 @@ class GraphQLEndpoint:
             max_usage_page=self.settings.limits.max_usage_page,
             pool=self.pool,
             audit=self.audit,
+            trusted_document=resolved.mark,
         )
 
     async def _execute(
@@ -234,13 +247,19 @@ class GraphQLEndpoint:
         self, request: Request, observation: Observation, caller: Caller, purpose: Any, body: dict[str, Any]
     ) -> Response:
         request_id = observation.request_id
-        prepared = await self.documents.prepare(body["query"])
+        operation_name = body.get("operationName")
+        try:
+            resolved = self.trusted.resolve(body, caller.division.id)
+        except NotRegistered as exc:  # refused before the document is validated or anything is read
+            await self._record_refusal(request_id, caller, purpose, operation_name, exc.document_id)
+            raise
+        # A registered document was prepared at startup; any other text is prepared now (cached).
+        prepared = resolved.prepared or await self.documents.prepare(resolved.text)
         if prepared.document is None:
             assert prepared.code is not None
             observation.outcome = prepared.code
             return json_response({"errors": prepared.errors()}, STATUS_BY_CODE[prepared.code], request_id)
         document = prepared.document
-        operation_name = body.get("operationName")
         operation = select_operation(document, operation_name)
         limits = self.settings.limits
         try:
@@ -271,11 +290,11 @@ class GraphQLEndpoint:
         )
         raw_variables = body.get("variables") or {}
         read_only = operation.operation == OperationType.QUERY  # a mutation reads its own writes
-        ctx = self._context(request, request_id, caller, purpose, campaign, read_only=read_only)
-        result = await self._execute(body["query"], document, operation, raw_variables, ctx)
+        ctx = self._context(request, request_id, caller, purpose, campaign, resolved, read_only=read_only)
+        result = await self._execute(resolved.text, document, operation, raw_variables, ctx)
         if result is None:
             # Nothing of the plan's run is kept.
-            ctx = self._context(request, request_id, caller, purpose, campaign, read_only=read_only)
+            ctx = self._context(request, request_id, caller, purpose, campaign, resolved, read_only=read_only)
             result = await self._reference(document, operation_name, raw_variables, ctx)
         db = ctx.loaders.db
         if db.routed:
@@ -331,7 +350,33 @@ class GraphQLEndpoint:
         if errors:
             observation.outcome = "PARTIAL"
             payload["errors"] = [format_error(e) for e in errors]
+        if resolved.trust == UNREGISTERED:
+            # CPNI_GATEWAY_TRUSTED_DOCUMENTS=log: it ran, but enforced it would not have.
+            payload["extensions"] = {"trustedDocuments": {"registered": False, "whenEnforced": "OPERATION_NOT_REGISTERED"}}
         return json_response(payload, 200, request_id, headers)
+
+
+    async def _record_refusal(
+        self, request_id: str, caller: Caller, purpose: Any, operation_name: Any, document_id: str | None
+    ) -> None:
+        """The audit event of an operation refused as not registered: who sent what, nothing read."""
+        event = EventContent(
+            request_id=request_id,
+            client=caller.client,
+            division=caller.division.id,
+            purpose=purpose.value,
+            regime=self.audit.regime.value,
+            campaign_id=None,
+            operation_name=operation_name if isinstance(operation_name, str) else None,
+            customer_id=None,
+            disclosed=(),
+            denied=(),
+            policy_ids=(),
+            document_id=document_id,
+            document_trust=REFUSED,
+        )
+        with self.metrics.audit_write():
+            await self.audit.record_refusal(event)
 
 
 class _Outcome(Protocol):

@@ -113,7 +113,7 @@ async def read_body(request: Request, *, timeout: float) -> dict[str, Any]:
         raise Refusal("BAD_REQUEST", "The body is not valid JSON") from None
     if isinstance(body, list):
         raise Refusal("BAD_REQUEST", "Batched operations are not supported")
-    if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+    if not isinstance(body, dict) or not (isinstance(body.get("query"), str) or _names_document(body)):
         raise Refusal("BAD_REQUEST", "The body needs a `query` string")
     variables = body.get("variables")
     if variables is not None and not isinstance(variables, dict):
@@ -127,6 +127,14 @@ async def read_body(request: Request, *, timeout: float) -> dict[str, Any]:
     if _has_nul(variables) or (name is not None and "\x00" in name):
         raise Refusal("BAD_USER_INPUT", "A variable contains a NUL character")
     return body
+
+
+def _names_document(body: dict[str, Any]) -> bool:
+    """A persisted (trusted) document by id: ``documentId``, or Apollo's ``extensions.persistedQuery``."""
+    if body.get("documentId") is not None:
+        return True
+    extensions = body.get("extensions")
+    return isinstance(extensions, dict) and isinstance(extensions.get("persistedQuery"), dict)
 
 
 def _has_nul(value: Any) -> bool:

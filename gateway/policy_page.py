@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from html import escape
 
@@ -24,6 +24,7 @@ from gateway.authz.classify import LEGEND, MARKETING_NOTE, PUBLISHED_NOTE
 from gateway.authz.decide import Authorizer
 from gateway.authz.matrix import Cell, Matrix, PolicyInfo, compute_matrix
 from gateway.authz.model import Category, Purpose, Regime
+from gateway.trusted.review import Reviewed
 
 REGIME_TEXT = {
     Regime.OPT_OUT: "opt_out: the FCC's 2002 rules (opt-out approval suffices for communications-related marketing)",
@@ -65,16 +66,32 @@ class PolicyPage:
     later ones reuse it (a new policy builds a new Authorizer and page).
     """
 
-    def __init__(self, authorizer: Authorizer) -> None:
+    def __init__(
+        self,
+        authorizer: Authorizer,
+        operations: Callable[[Matrix], list[Reviewed]] | None = None,
+        trusted_mode: str | None = None,
+    ) -> None:
+        """``operations``: the registered operations reviewed against the matrix (the Operations tab)."""
         self.authorizer = authorizer
-        self._html: str | None = None
+        self.operations = operations
+        self.trusted_mode = trusted_mode
+        self._html: dict[str | None, str] = {}
         self._lock = asyncio.Lock()
 
-    async def html(self) -> str:
+    async def html(self, tab: str | None = None) -> str:
+        """The whole page, or (``tab="operations"``) its Operations tab on its own."""
+        tab = tab if tab == "operations" and self.operations is not None else None
         async with self._lock:
-            if self._html is None:
-                self._html = await asyncio.to_thread(render_policy_page, self.authorizer)
-            return self._html
+            if tab not in self._html:
+                self._html[tab] = await asyncio.to_thread(self._render, tab)
+            return self._html[tab]
+
+
+    def _render(self, tab: str | None) -> str:
+        matrix = compute_matrix(self.authorizer)
+        operations = self.operations(matrix) if self.operations is not None else None
+        return render_matrix_page(matrix, operations=operations, trusted_mode=self.trusted_mode, tab=tab)
 
 
 def render_policy_page(authorizer: Authorizer, *, now: datetime | None = None) -> str:
@@ -82,8 +99,18 @@ def render_policy_page(authorizer: Authorizer, *, now: datetime | None = None) -
     return render_matrix_page(compute_matrix(authorizer), now=now)
 
 
-def render_matrix_page(matrix: Matrix, *, now: datetime | None = None) -> str:
-    """The page for an already computed matrix."""
+def render_matrix_page(
+    matrix: Matrix,
+    *,
+    now: datetime | None = None,
+    operations: list[Reviewed] | None = None,
+    trusted_mode: str | None = None,
+    tab: str | None = None,
+) -> str:
+    """The page for an already computed matrix (with ``operations``: the Operations section too).
+
+    ``tab="operations"``: the header, the legend and the Operations section only (``/policy?tab=operations``).
+    """
     anchors = _anchors(matrix.policies)
     numbers = {info.id: n for n, info in enumerate(_in_source_order(matrix.policies), start=1)}
     # PUBLIC (ids, enum tags) is not customer data: a column only if it ever differs from A.
@@ -132,6 +159,33 @@ def render_matrix_page(matrix: Matrix, *, now: datetime | None = None) -> str:
         for c in Category
     )
     public_note = "" if Category.PUBLIC in shown else "<p>PUBLIC (ids, enum tags, pagination) is A in every row.</p>"
+    legend = f"""<section id="legend"><h2>Legend</h2><dl>{_legend({x.letter for x in every})}</dl>
+<p>{escape(MARKETING_NOTE)} {escape(PUBLISHED_NOTE)} Each cell names, and links to, the policies that
+decide it at some combination of customer facts (a forbid always wins).</p>
+{public_note}</section>"""
+    tables = f"""<section id="by-purpose"><h2>By purpose</h2>
+<table><thead><tr><th>purpose</th><th>representative division</th>{head}</tr></thead>
+<tbody>{by_purpose}</tbody></table></section>
+<section id="by-division"><h2>By division</h2>
+<table><thead><tr><th>division</th><th>purpose</th>{head}</tr></thead>
+<tbody>{by_division}</tbody></table></section>
+<section id="by-category"><h2>By category</h2>
+<p>One row per data category (the schema's field descriptions link here), one column per purpose, as in
+the table by purpose.</p>
+<table><thead><tr><th>category</th><th>what it holds</th>{purpose_head}</tr></thead>
+<tbody>{by_category}</tbody></table></section>"""
+    ops = _operations(operations, trusted_mode) if operations is not None else ""
+    policies = f'<section id="policies"><h2>Policies</h2>{_policies(matrix.policies, anchors, numbers)}</section>'
+    if tab == "operations" and operations is not None:
+        nav = '<nav><a href="/policy">Whole matrix</a> <a href="#legend">Legend</a> <a href="#operations">Operations</a></nav>'
+        body = f"{legend}\n{ops}"
+    else:
+        operations_links = ' <a href="#operations">Operations</a> (<a href="?tab=operations">as a tab</a>)' if ops else ""
+        nav = (
+            '<nav><a href="#legend">Legend</a> <a href="#by-purpose">By purpose</a> <a href="#by-division">By division</a>'
+            f' <a href="#by-category">By category</a>{operations_links} <a href="#policies">Policies</a></nav>'
+        )
+        body = f"{legend}\n{tables}\n{ops}\n{policies}"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -142,26 +196,60 @@ def render_matrix_page(matrix: Matrix, *, now: datetime | None = None) -> str:
 <p class="regime">Regime <strong>{escape(REGIME_TEXT[matrix.regime])}</strong></p>
 <p>What each division may read, for each purpose it may declare, computed by evaluating the Cedar policies
 over every combination of customer facts. {len(matrix.policies)} policies; computed {escape(when)}.</p>
-<nav><a href="#legend">Legend</a> <a href="#by-purpose">By purpose</a> <a href="#by-division">By division</a>
-<a href="#by-category">By category</a> <a href="#policies">Policies</a></nav></header>
-<section id="legend"><h2>Legend</h2><dl>{_legend({x.letter for x in every})}</dl>
-<p>{escape(MARKETING_NOTE)} {escape(PUBLISHED_NOTE)} Each cell names, and links to, the policies that
-decide it at some combination of customer facts (a forbid always wins).</p>
-{public_note}</section>
-<section id="by-purpose"><h2>By purpose</h2>
-<table><thead><tr><th>purpose</th><th>representative division</th>{head}</tr></thead>
-<tbody>{by_purpose}</tbody></table></section>
-<section id="by-division"><h2>By division</h2>
-<table><thead><tr><th>division</th><th>purpose</th>{head}</tr></thead>
-<tbody>{by_division}</tbody></table></section>
-<section id="by-category"><h2>By category</h2>
-<p>One row per data category (the schema's field descriptions link here), one column per purpose, as in
-the table by purpose.</p>
-<table><thead><tr><th>category</th><th>what it holds</th>{purpose_head}</tr></thead>
-<tbody>{by_category}</tbody></table></section>
-<section id="policies"><h2>Policies</h2>{_policies(matrix.policies, anchors, numbers)}</section>
+{nav}</header>
+{body}
 </body></html>
 """
+
+
+TRUSTED_TEXT = {
+    "enforce": "enforced: any other document is refused (OPERATION_NOT_REGISTERED) and the refusal audited",
+    "log": "logged: other documents run, and their audit events are marked UNREGISTERED",
+    "off": "off: every document within the limits runs",
+}
+
+
+def _operations(reviewed: list[Reviewed], mode: str | None) -> str:
+    """The Operations tab: per division, what each registered operation reads and what each purpose gets."""
+    intro = (
+        "<p>What each division <em>does</em> ask for: the operations registered in <code>policies/operations/"
+        "</code>, the data categories each can read, and the letter of the matrix for each purpose the division "
+        "may declare.</p>"
+    )
+    if mode is not None:
+        intro += f'<p class="regime">Trusted documents <strong>{escape(TRUSTED_TEXT.get(mode, mode))}</strong></p>'
+    if not reviewed:
+        return f'<section id="operations"><h2>Operations</h2>{intro}<p>No operation is registered.</p></section>'
+    parts: list[str] = []
+    division = None
+    for r in reviewed:
+        doc = r.document
+        if doc.division != division:
+            division = doc.division
+            parts.append(f'<h3 id="operations-{escape(division)}">{escape(division)}</h3>')
+        names = ", ".join(o or "(anonymous)" for o in doc.operations)
+        head = "".join(f"<th>{_breakable(c.value)}</th>" for c in r.categories)
+        rows = "".join(
+            f"<tr><th>{escape(p.value)}</th>"
+            + "".join(
+                f'<td class="c c-{_letter_class(label[0])}" title="{escape(doc.division)} / {escape(p.value)} / '
+                f'{escape(c.value)}: {escape(label)} = {escape(LEGEND.get(label[0], ""))}"><b>{escape(label)}</b></td>'
+                for c, label in row.items()
+            )
+            + "</tr>"
+            for p, row in r.outcomes.items()
+        )
+        table = (
+            f"<table><thead><tr><th>purpose</th>{head}</tr></thead><tbody>{rows}</tbody></table>"
+            if r.categories and r.outcomes
+            else "<p>Reads no categorized field.</p>"
+        )
+        parts.append(
+            f'<article class="op"><h4>{escape(doc.name)} <span class="cite">{escape(names)}</span></h4>'
+            f'<p class="cite">{escape(_file_name(doc.file))} &middot; <code>{escape(doc.id)}</code></p>{table}'
+            f"<details><summary>document</summary><pre>{escape(doc.text)}</pre></details></article>"
+        )
+    return f'<section id="operations"><h2>Operations</h2>{intro}{"".join(parts)}</section>'
 
 
 def _legend(used: set[str]) -> str:

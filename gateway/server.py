@@ -22,6 +22,8 @@ from gateway.graphiql.demo import ENV as DEMO_ENV
 from gateway.graphiql.demo import Demo, DemoCaller, DemoCampaign
 from gateway.http_protocol import uvicorn_options
 from gateway.keys import require_keys, with_demo_keys
+from gateway.trusted.check import check_registry
+from gateway.trusted.registry import RegistryError
 
 DEMO_CUSTOMERS = 10_000
 DEMO_TOKEN_TTL = 12 * 3600
@@ -95,9 +97,14 @@ def run(*, demo: bool, host: str | None, port: int | None, workers: int | None, 
         settings = load_settings().with_overrides(host=host, port=port, workers=workers, data_dir=data_dir)
         if demo:
             settings = with_demo_keys(settings)
+            if not os.environ.get("CPNI_GATEWAY_TRUSTED_DOCUMENTS"):
+                # The demo runs anything GraphiQL sends, and the audit trail marks
+                # what is not registered; production enforces (SPEC 4).
+                settings = settings.with_overrides(trusted_documents="log")
         require_keys(settings)  # no key, no server: never a built-in secret
         bundle = load_policy(settings.policy_dir)  # an invalid policy stops startup here (naming its files)
         TokenVerifier(settings, bundle.divisions)  # so does a missing or unreadable key file
+        check_registry(bundle, settings.limits)  # and a registered document that does not validate
         click.echo(str(policy_source(settings.policy_dir)), err=True)
         dsn = resolve_database_url(settings)
         campaigns = asyncio.run(_prepare(settings, dsn, demo=demo))
@@ -105,7 +112,7 @@ def run(*, demo: bool, host: str | None, port: int | None, workers: int | None, 
         # a configured DATABASE_URL is already such a login.
         if not settings.database_url:
             dsn = asyncio.run(gateway_login_url(dsn))
-    except (ConfigError, PolicyError, DatabaseError) as exc:
+    except (ConfigError, PolicyError, DatabaseError, RegistryError) as exc:
         raise click.ClickException(str(exc)) from None
     callers = None
     if demo:
@@ -122,6 +129,7 @@ def run(*, demo: bool, host: str | None, port: int | None, workers: int | None, 
         assert settings.jwt_secret is not None and settings.cursor_key is not None
         os.environ.setdefault("CPNI_GATEWAY_JWT_SECRET", settings.jwt_secret)
         os.environ.setdefault("CPNI_GATEWAY_CURSOR_KEY", settings.cursor_key)
+        os.environ.setdefault("CPNI_GATEWAY_TRUSTED_DOCUMENTS", settings.trusted_documents)
     deadline = settings.shutdown_timeout_s
     if settings.workers > 1:
         # Each worker finishes its requests within the deadline on SIGTERM; workers

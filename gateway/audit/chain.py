@@ -30,6 +30,10 @@ import orjson
 
 # Bumped if the canonical content ever changes; part of every digest.
 CANONICAL_VERSION = 1
+# Content that records a trusted-document check (migration 0007) appends its
+# two fields and says so with this version; content without them keeps
+# version 1, so every event written before still verifies.
+CANONICAL_VERSION_DOCUMENTS = 2
 GENESIS = bytes(32)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _LINK_V1 = struct.Struct(">iqq")
@@ -56,11 +60,16 @@ class EventContent:
     disclosed: tuple[str, ...]
     denied: tuple[str, ...]
     policy_ids: tuple[str, ...]
+    # The trusted-document check (gateway/trusted): the document's id and
+    # REGISTERED, UNREGISTERED (run under `log`) or REFUSED; None when off.
+    document_id: str | None = None
+    document_trust: str | None = None
 
     def canonical(self) -> bytes:
+        documents = self.document_id is not None or self.document_trust is not None
         return orjson.dumps(
             [
-                CANONICAL_VERSION,
+                CANONICAL_VERSION_DOCUMENTS if documents else CANONICAL_VERSION,
                 self.request_id,
                 self.client,
                 self.division,
@@ -72,6 +81,7 @@ class EventContent:
                 list(self.disclosed),
                 list(self.denied),
                 list(self.policy_ids),
+                *([self.document_id, self.document_trust] if documents else []),
             ]
         )
 
@@ -140,11 +150,21 @@ class StoredEvent:
                 disclosed=tuple(get("disclosed")),
                 denied=tuple(get("denied")),
                 policy_ids=tuple(get("policy_ids")),
+                document_id=_optional(row, "document_id"),
+                document_trust=_optional(row, "document_trust"),
             ),
             prev_hash=bytes(get("prev_hash")),
             hash=bytes(get("hash")),
             link_version=get("link_version"),
         )
+
+
+def _optional(row: Row, key: str) -> Any:
+    """A column added by a later migration: None when the row predates it."""
+    try:
+        return row[key]
+    except KeyError:
+        return None
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ FIELDS = (
     "prev_hash",
     "hash",
     "link_version",
+    "document_id",
+    "document_trust",
 )
 FORMATS = ("jsonl", "csv")
 # The pool's command timeout is sized for requests; an export of years of

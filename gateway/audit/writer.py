@@ -48,8 +48,9 @@ Names = tuple[str, ...]
 Connection: TypeAlias = "asyncpg.Connection | PoolConnectionProxy[Any]"
 
 PARTITION_LOCK_TIMEOUT_MS = 200
-APPEND_SIGNATURE = "audit_append(integer, text, text, text, text, text, text, text, audit_event_in[])"
-APPEND_SQL = "SELECT audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9::audit_event_in[])"
+# Since migration 0007 the request's fields include its trusted-document check.
+APPEND_SIGNATURE = "audit_append(integer, text, text, text, text, text, text, text, text, text, audit_event_in[])"
+APPEND_SQL = "SELECT audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::audit_event_in[])"
 
 
 class AuditUnavailable(Exception):
@@ -76,6 +77,8 @@ def request_events(
     categories of the request's FORBIDDEN errors; those no customer's event
     accounts for get an event without a customer.
     """
+    document_id, document_trust = ctx.trusted_document or (None, None)
+
     def event(customer_id: int | None, disclosed: Names, denied: Names, policy_ids: Names) -> EventContent:
         return EventContent(
             request_id=ctx.request_id,
@@ -89,6 +92,8 @@ def request_events(
             disclosed=disclosed,
             denied=denied,
             policy_ids=policy_ids,
+            document_id=document_id,
+            document_trust=document_trust,
         )
 
     events = []
@@ -133,6 +138,8 @@ def _request_fields(event: EventContent) -> tuple[str | None, ...]:
         event.regime,
         event.campaign_id,
         event.operation_name,
+        event.document_id,
+        event.document_trust,
     )
 
 
@@ -159,6 +166,8 @@ async def append_on(conn: Connection, events: Sequence[EventContent]) -> int:
         first.regime,
         first.campaign_id,
         first.operation_name,
+        first.document_id,
+        first.document_trust,
         rows,
     )
     return written
@@ -244,6 +253,17 @@ class AuditWriter:
             raise AuditUnavailable() from None
         except (ValueError, TypeError) as exc:  # a value the trail cannot encode (e.g. a lone surrogate)
             log.error("request %s: audit event not encodable (%s)", ctx.request_id, type(exc).__name__)
+            raise AuditUnavailable() from None
+
+    async def record_refusal(self, event: EventContent) -> int:
+        """Write the one event of a request refused before it read anything (e.g. not registered)."""
+        try:
+            return await self.append([event])
+        except DATABASE_ERRORS as exc:
+            log.warning("request %s: audit write failed (%s)", event.request_id, type(exc).__name__)
+            raise AuditUnavailable() from None
+        except (ValueError, TypeError) as exc:
+            log.error("request %s: audit event not encodable (%s)", event.request_id, type(exc).__name__)
             raise AuditUnavailable() from None
 
     async def record_within(self, conn: Connection, ctx: RequestContext, operation_name: str | None) -> int:

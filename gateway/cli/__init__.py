@@ -6,6 +6,7 @@ import click
 
 from gateway.cli.audit import audit
 from gateway.cli.db import db
+from gateway.cli.operations import operations
 from gateway.cli.policy import policy
 from gateway.cli.schema import schema
 from gateway.cli.serve import serve
@@ -24,3 +25,4 @@ main.add_command(token)
 main.add_command(policy)
 main.add_command(audit)
 main.add_command(schema)
+main.add_command(operations)

@@ -35,6 +35,8 @@ from gateway.resolvers.database import DATABASE_ERRORS, Database
 from gateway.resolvers.facts import facts_by_customer
 from gateway.resolvers.impact import population
 from gateway.resolvers.services import services_by_customer
+from gateway.trusted.registry import RegistryError, load_registry
+from gateway.trusted.review import OperationChange, diff_registries
 
 T = TypeVar("T")
 
@@ -248,7 +250,8 @@ def diff(
 
     One line per changed cell (`division purpose CATEGORY: old -> new`, `-`
     for a cell that does not exist on one side), then the policies added,
-    removed or edited. With --impact, each line also says how many customers
+    removed or edited, then the registered operations (trusted documents)
+    added, removed or changed, with the categories each change adds. With --impact, each line also says how many customers
     of the current database would lose and gain visibility of that cell
     (counted with one GROUP BY query, never customer by customer). Give
     --old-regime and --new-regime to compare the two regimes.
@@ -267,7 +270,12 @@ def diff(
     edited = _policy_changes(old_bundle, new_bundle)
     for line in edited:
         click.echo(line)
+    operations = _operation_changes(old_bundle, new_bundle)
+    for change in operations:
+        click.echo(str(change))
     click.echo(f"{len(changes)} cell(s) changed, {len(edited)} polic(y/ies) added, removed or edited")
+    if operations:
+        click.echo(f"{len(operations)} operation(s) added, removed or changed")
     if exit_code and changes:
         raise SystemExit(1)
 
@@ -338,6 +346,21 @@ def _policy_changes(old: PolicyBundle, new: PolicyBundle) -> list[str]:
         f"~ policy {pid}" for pid in sorted(set(old.texts) & set(new.texts)) if old.texts[pid] != new.texts[pid]
     ]
     return lines
+
+
+def _operation_changes(old: PolicyBundle, new: PolicyBundle) -> list[OperationChange]:
+    """Trusted documents added, removed or changed between the two directories' registries."""
+    from gateway.schema import build_schema  # noqa: PLC0415
+    from gateway.trusted.check import schema_categories  # noqa: PLC0415 - imports strawberry
+
+    try:
+        before = load_registry(old.directory, old.divisions)
+        after = load_registry(new.directory, new.divisions)
+    except RegistryError as exc:
+        _fail([str(exc)])
+    if not before.documents and not after.documents:
+        return []
+    return diff_registries(before, after, build_schema()._schema, schema_categories())
 
 
 def _schema_problems() -> list[str]:

@@ -71,6 +71,29 @@ class Planner:
         self._cache: SizedCache[_Entry] = SizedCache(PLAN_CACHE_BYTES)
         self.counts = {"planned": 0, "reference": 0, "fallback": 0}
 
+    def warm(self, text: str, document: DocumentNode) -> int:
+        """Compile every operation of ``document`` now; how many were compiled.
+
+        For registered trusted documents (gateway/trusted), prepared at
+        startup. An operation whose plan depends on ``@include``/``@skip``
+        variables is compiled on first use instead, once per their values.
+        """
+        if directive_variables(document):
+            return 0
+        compiled = 0
+        for operation in document.definitions:
+            if not isinstance(operation, OperationDefinitionNode):
+                continue
+            key = (hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest(), operation.name.value if operation.name else None)
+            entry = _Entry((), _weight(text, document))
+            try:
+                entry.plans[()] = self.compiler.compile(document, operation, {})
+                compiled += 1
+            except NotPlanned:
+                entry.plans[()] = None
+            self._cache.put(key, entry, entry.size)
+        return compiled
+
     def plan(
         self, text: str, document: DocumentNode, operation: OperationDefinitionNode, raw: Mapping[str, Any]
     ) -> Plan | None:

@@ -147,6 +147,9 @@ class RequestContext:
     audit: AuditRecorder | None = None
     # The events already committed with a write (the endpoint skips them).
     audit_committed: tuple[EventContent, ...] | None = None
+    # The trusted-document check (gateway/trusted): (document id, REGISTERED or
+    # UNREGISTERED), recorded with every event; None when the check is off.
+    trusted_document: tuple[str | None, str] | None = None
 
     def _binding(self, connection: str, filter: object) -> bytes:
         campaign = self.campaign.id if self.campaign else None

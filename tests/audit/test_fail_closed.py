@@ -14,6 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
+from gateway.audit.writer import APPEND_SIGNATURE
 from gateway.config import Limits, Settings
 from gateway.db import DatabaseError
 from tests.audit.conftest import FreshDatabase
@@ -53,8 +54,7 @@ async def test_revoked_write_privilege_gives_503_and_no_data(fresh_database: Fre
         ok = await gw.query(QUERY, division="customer_care", variables={"id": str(made.id)})
         assert ok.status_code == 200
         await pool.execute(
-            "REVOKE EXECUTE ON FUNCTION audit_append(integer, text, text, text, text, text, text, text,"
-            " audit_event_in[]) FROM cpni_gateway_app"
+            f"REVOKE EXECUTE ON FUNCTION {APPEND_SIGNATURE} FROM cpni_gateway_app"
         )
         refused = await gw.query(QUERY, division="customer_care", variables={"id": str(made.id)})
         assert_unavailable(refused, f"Test Customer {made.id}", f"c{made.id}@example.test")
@@ -110,8 +110,7 @@ async def test_the_gateway_does_not_start_when_the_audit_role_may_not_append(fre
     admin = await asyncpg.connect(url)
     try:
         await admin.execute(
-            "REVOKE EXECUTE ON FUNCTION audit_append(integer, text, text, text, text, text, text, text,"
-            " audit_event_in[]) FROM cpni_gateway_app"
+            f"REVOKE EXECUTE ON FUNCTION {APPEND_SIGNATURE} FROM cpni_gateway_app"
         )
     finally:
         await admin.close()

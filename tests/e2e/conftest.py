@@ -60,7 +60,11 @@ class Gateway:
 
 
 
-async def _started(settings: Settings, database_url: str) -> AsyncIterator[Gateway]:
+async def _started(
+    settings: Settings, database_url: str, *, trusted_documents: str = "off"
+) -> AsyncIterator[Gateway]:
+    """A started gateway; the trusted-document check is ``off`` unless asked for (tests/trusted)."""
+    settings = replace(settings, trusted_documents=trusted_documents)
     if settings.jwt_secret is None:
         settings = replace(settings, jwt_secret=TEST_JWT_SECRET, cursor_key=TEST_CURSOR_KEY)
     app: Starlette = create_app(settings, database_url=database_url)

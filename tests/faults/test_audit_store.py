@@ -6,11 +6,12 @@ import asyncio
 
 import pytest
 
+from gateway.audit.writer import APPEND_SIGNATURE
 from tests.faults.stack import Load, Postgres, assert_invariants, customer_ids, start_gateway
 
 pytestmark = pytest.mark.slow
 
-APPEND = "audit_append(integer, text, text, text, text, text, text, text, audit_event_in[])"
+APPEND = APPEND_SIGNATURE  # the signature the gateway calls
 
 
 async def test_an_audit_store_that_fails_under_load_answers_503_with_no_data(postgres: Postgres) -> None:

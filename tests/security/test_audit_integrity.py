@@ -31,7 +31,7 @@ from starlette.applications import Starlette
 
 from gateway.app import Runtime, create_app
 from gateway.audit.chain import EventContent
-from gateway.audit.writer import AuditWriter
+from gateway.audit.writer import APPEND_SIGNATURE, AuditWriter
 from gateway.config import Limits, Settings
 from gateway.db import GATEWAY_LOGIN_ROLE, gateway_login_url, load_migrations, migrate
 from tests.audit.conftest import Cli
@@ -42,7 +42,7 @@ from tests.e2e.conftest import Gateway
 from tests.factories import make_customer
 from tests.keys import TEST_CURSOR_KEY, TEST_JWT_SECRET
 
-APPEND = "audit_append(integer, text, text, text, text, text, text, text, audit_event_in[])"
+APPEND = APPEND_SIGNATURE  # the signature the gateway calls
 FAST = Limits(statement_timeout_s=1.0, pool_acquire_timeout_s=1.0)
 # Words that would tell a caller how the store failed.
 DRIVER_TEXT = ("asyncpg", "audit_append", "permission", "trigger", "postgres", "SELECT", "INSERT", "Traceback")
@@ -62,7 +62,9 @@ class Isolated:
 async def isolated(server_url: str) -> AsyncIterator[Isolated]:
     async with throwaway_database(server_url, "cpni_sec_audit") as url:
         login = await gateway_login_url(url)
-        settings = Settings(database_url=login, limits=FAST, jwt_secret=TEST_JWT_SECRET, cursor_key=TEST_CURSOR_KEY)
+        settings = Settings(
+            database_url=login, limits=FAST, jwt_secret=TEST_JWT_SECRET, cursor_key=TEST_CURSOR_KEY, trusted_documents="off"
+        )
         app: Starlette = create_app(settings, database_url=login)
         owner = await asyncpg.create_pool(url, min_size=1, max_size=2)
         try:
