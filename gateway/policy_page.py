@@ -109,7 +109,8 @@ def render_matrix_page(
 ) -> str:
     """The page for an already computed matrix (with ``operations``: the Operations section too).
 
-    ``tab="operations"``: the header, the legend and the Operations section only (``/policy?tab=operations``).
+    ``tab="operations"``: the Operations tab (``/policy?tab=operations``): the header, the legend and
+    the registered operations, instead of the matrix tables and policies.
     """
     anchors = _anchors(matrix.policies)
     numbers = {info.id: n for n, info in enumerate(_in_source_order(matrix.policies), start=1)}
@@ -180,12 +181,12 @@ the table by purpose.</p>
         nav = '<nav><a href="/policy">Whole matrix</a> <a href="#legend">Legend</a> <a href="#operations">Operations</a></nav>'
         body = f"{legend}\n{ops}"
     else:
-        operations_links = ' <a href="#operations">Operations</a> (<a href="?tab=operations">as a tab</a>)' if ops else ""
+        operations_links = ' <a href="?tab=operations">Operations</a>' if operations is not None else ""
         nav = (
             '<nav><a href="#legend">Legend</a> <a href="#by-purpose">By purpose</a> <a href="#by-division">By division</a>'
             f' <a href="#by-category">By category</a>{operations_links} <a href="#policies">Policies</a></nav>'
         )
-        body = f"{legend}\n{tables}\n{ops}\n{policies}"
+        body = f"{legend}\n{tables}\n{policies}"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -109,7 +109,8 @@ class TrustedDocuments:
         self.registry = registry
         self.mode = mode
         self.max_tokens = validator.max_tokens
-        self.prepared = prepare_registry(registry, validator)
+        # Off, nothing is checked: the registry only resolves ids (prepared per request, as any text).
+        self.prepared = prepare_registry(registry, validator) if mode != "off" else {}
         self._ids: SizedCache[str] = SizedCache(ID_CACHE_BYTES)
         for doc in registry.documents:
             self._ids.put(doc.text, doc.id, len(doc.text))
@@ -140,7 +141,7 @@ class TrustedDocuments:
 
     def _verdict(self, text: str, doc_id: str | None, division: str) -> Resolved:
         if self.mode == "off":
-            return Resolved(text, doc_id, None, self.prepared.get(doc_id) if doc_id else None)
+            return Resolved(text, doc_id, None)
         if doc_id is not None and self.registry.registered(division, doc_id):
             registered = self.registry.text(doc_id)
             assert registered is not None

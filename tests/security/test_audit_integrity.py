@@ -349,6 +349,22 @@ async def _append(url: str, events: list[list[EventContent]]) -> None:
         await writer.close()
 
 
+async def _append_before_0006(url: str, events: list[list[EventContent]]) -> None:
+    """As a gateway of before migration 0006 appended (audit_append without the trusted-document check)."""
+    conn = await asyncpg.connect(url)
+    try:
+        for request in events:
+            first = request[0]
+            rows = [(e.customer_id, list(e.disclosed), list(e.denied), list(e.policy_ids), e.digest()) for e in request]
+            await conn.fetchval(
+                "SELECT audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9::audit_event_in[])",
+                0, first.request_id, first.client, first.division, first.purpose, first.regime,
+                first.campaign_id, first.operation_name, rows,
+            )
+    finally:
+        await conn.close()
+
+
 async def test_verify_names_an_event_whose_id_was_changed(server_url: str) -> None:
     async with throwaway_database(server_url, "cpni_sec_chain") as url:
         await _append(url, [[_event(n, f"req-{n}")] for n in range(5)])
@@ -390,7 +406,7 @@ async def test_events_written_before_the_id_was_chained_still_verify(server_url:
                 await conn.execute("INSERT INTO schema_migrations VALUES ($1, $2, $3)", m.version, m.name, m.checksum)
         finally:
             await conn.close()
-        await _append(url, [[_event(n, "legacy")] for n in range(3)])
+        await _append_before_0006(url, [[_event(n, "legacy")] for n in range(3)])
         conn = await asyncpg.connect(url)
         try:
             applied = await migrate(conn)

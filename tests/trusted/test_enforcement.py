@@ -187,3 +187,4 @@ async def test_off_mode_runs_anything_and_records_no_mark(unchecked: Gateway, po
     by_id = await post(unchecked, "customer_care", {"documentId": document_id(CARE_CUSTOMER), "variables": {"id": str(made.id)}})
     assert by_id.status_code == 200, by_id.text
     assert by_id.json()["data"]["customer"]["id"] == str(made.id)
+
