@@ -16,6 +16,12 @@ Modules:
   changes between two registries. Renders md and json.
 - ``prepared``: the registry validated against the schema and the limits
   and parsed once (startup), and the lookups the endpoint makes per request.
+- ``check``: the registry checked against the built schema (``operations
+  check``, ``serve``'s startup check).
+
+Audit: every event records ``document_id`` and ``document_trust``
+(REGISTERED, UNREGISTERED under ``log``, REFUSED), covered by its digest
+(migration 0006, gateway/audit/chain.py).
 """
 
 from __future__ import annotations
