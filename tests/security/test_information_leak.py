@@ -322,6 +322,7 @@ async def test_metrics_totals_hold_across_workers(settings: Settings, database_u
         "CPNI_GATEWAY_CURSOR_KEY": "k" * 64,
         "CPNI_GATEWAY_PORT": str(port),
         "CPNI_GATEWAY_WORKERS": "2",
+        "CPNI_GATEWAY_TRUSTED_DOCUMENTS": "off",  # counts any operation (tests/trusted checks the registry)
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     process = subprocess.Popen(
