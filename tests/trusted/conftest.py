@@ -15,7 +15,7 @@ from gateway.config import Settings
 from gateway.db import gateway_login_url
 from tests.e2e.conftest import Gateway, _started
 
-# Registered for customer_care only (besides the shipped tour of every division).
+# Registered for customer_care only (besides the shipped tour: policies/operations/).
 CARE_CUSTOMER = """
 # Customer care looks a caller up by id.
 query CareCustomer($id: ID!) {
@@ -38,8 +38,9 @@ def write_registry(root: Path) -> Path:
     """A copy of the shipped policy directory plus the documents above; returns it."""
     target = root / "policies"
     shutil.copytree(default_policy_dir(), target)
-    (target / "operations" / "customer_care" / "customer.graphql").write_text(CARE_CUSTOMER)
-    (target / "operations" / "billing_collections" / "balance.graphql").write_text(BILLING_BALANCE)
+    for division, name, text in (("customer_care", "customer", CARE_CUSTOMER), ("billing_collections", "balance", BILLING_BALANCE)):
+        (target / "operations" / division).mkdir(exist_ok=True)
+        (target / "operations" / division / f"{name}.graphql").write_text(text)
     return target
 
 
@@ -72,4 +73,11 @@ async def logging_(settings: Settings, database_url: str, registry_dir: Path) ->
 async def unchecked(settings: Settings, database_url: str, registry_dir: Path) -> AsyncIterator[Gateway]:
     """CPNI_GATEWAY_TRUSTED_DOCUMENTS=off."""
     async for gw in _gateway(settings, database_url, registry_dir, "off"):
+        yield gw
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def shipped(settings: Settings, database_url: str) -> AsyncIterator[Gateway]:
+    """The shipped policies and registry (the README's tour), enforced."""
+    async for gw in _gateway(settings, database_url, default_policy_dir(), "enforce"):
         yield gw

@@ -8,12 +8,14 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from gateway.authz.policy import default_policy_dir
+from gateway.authz.policy import default_policy_dir, load_policy
 from gateway.cli import main
-from gateway.trusted import document_id
+from gateway.graphiql.tour import TOUR as TOUR_STEPS
+from gateway.trusted import document_id, load_registry
 from tests.trusted.conftest import BILLING_BALANCE, CARE_CUSTOMER, write_registry
 
-TOUR = default_policy_dir() / "operations" / "customer_care" / "tour.graphql"
+SHIPPED = default_policy_dir() / "operations"
+TOUR = SHIPPED / "customer_care" / "customer_care.graphql"  # step 1 of the README's tour
 
 
 def cli(*args: str) -> Result:
@@ -27,11 +29,18 @@ def label(cell: dict[str, object]) -> str:
 def test_check_validates_the_shipped_registry_and_prints_each_id() -> None:
     result = cli("operations", "check")
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
-    tour_id = document_id(TOUR.read_text())
-    divisions = sorted(p.name for p in (default_policy_dir() / "operations").iterdir() if p.is_dir())
-    assert lines[:-1] == [f"{tour_id}  operations/{d}/tour.graphql" for d in divisions]
-    assert lines[-1] == f"{len(divisions)} document(s) valid"
+    files = sorted(SHIPPED.glob("*/*.graphql"))
+    assert result.output.splitlines() == [
+        *(f"{document_id(f.read_text())}  operations/{f.parent.name}/{f.name}" for f in files),
+        f"{len(files)} document(s) valid",
+    ]
+
+
+def test_the_shipped_registry_is_the_readme_tour() -> None:
+    """Each step of the tour is registered for the division that runs it, and nothing else is."""
+    registry = load_registry(default_policy_dir(), load_policy().divisions)
+    expected = {(step.division, document_id(step.query)) for step in TOUR_STEPS}
+    assert {(d.division, d.id) for d in registry.documents} == expected
 
 
 def test_add_registers_a_validated_file(tmp_path: Path) -> None:
@@ -79,7 +88,7 @@ def test_list_shows_the_categories_each_operation_reads_and_the_matrix_letters(t
     assert balance["id"] == document_id(BILLING_BALANCE)
     assert balance["categories"] == ["PUBLIC", "BILLING"]
     # The letters are those of `policy matrix`, cell for cell, for every purpose the division may declare.
-    matrix = json.loads(cli("policy", "matrix", "--dir", str(policies), "--format", "json").output)
+    matrix = json.loads(cli("policy", "matrix", "--dir", str(policies), "--format", "json").stdout)
     cells = {(r["division"], r["purpose"]): r["cells"] for r in matrix["divisions"]}
     for (division, _), op in operations.items():
         declared = {p for d, p in cells if d == division}
@@ -87,7 +96,7 @@ def test_list_shows_the_categories_each_operation_reads_and_the_matrix_letters(t
         for purpose, row in op["outcomes"].items():
             assert row == {c: label(cells[(division, purpose)][c]) for c in op["categories"]}
     assert care["outcomes"]["customer_care"] == {"PUBLIC": "A", "SUBSCRIBER_LIST": "A", "CONTACT": "A"}
-    tour = operations[("customer_care", "tour")]
+    tour = operations[("customer_care", "customer_care")]
     assert tour["outcomes"]["customer_care"]["LOCATION"] == "X"  # express approval, as the README's tour says
 
     assert markdown.exit_code == 0
@@ -100,21 +109,22 @@ def test_policy_diff_lists_operations_added_removed_and_changed(tmp_path: Path) 
     old = tmp_path / "old"
     shutil.copytree(default_policy_dir(), old)
     new = write_registry(tmp_path)  # + customer_care/customer, + billing_collections/balance
-    (new / "operations" / "partner" / "tour.graphql").unlink()
-    (new / "operations" / "network_ops" / "tour.graphql").write_text(
+    (new / "operations" / "wireless" / "wireless_campaign.graphql").unlink()
+    (new / "operations" / "customer_care" / "customer_care.graphql").write_text(
         TOUR.read_text().replace("email services", "email invoices(last: 1) { amount { amountCents } } services")
     )
-    result = cli("policy", "diff", str(old), str(new))
+    result = cli("policy", "diff", str(old), str(new))  # stdout: the changes; stderr: the policy directory
     assert result.exit_code == 0, result.output
-    (tmp_path / "policy-diff.txt").write_text(result.output)
-    lines = result.output.splitlines()
+    (tmp_path / "policy-diff.txt").write_text(result.stdout)
+    lines = result.stdout.splitlines()
     tour_id = document_id(TOUR.read_text())
-    changed_id = document_id((new / "operations" / "network_ops" / "tour.graphql").read_text())
+    changed_id = document_id((new / "operations" / "customer_care" / "customer_care.graphql").read_text())
+    campaign_id = document_id((old / "operations" / "wireless" / "wireless_campaign.graphql").read_text())
     assert lines[-6:] == [
         f"+ operation billing_collections/balance ({document_id(BILLING_BALANCE)}): reads PUBLIC, BILLING",
         f"+ operation customer_care/customer ({document_id(CARE_CUSTOMER)}): reads PUBLIC, SUBSCRIBER_LIST, CONTACT",
-        f"~ operation network_ops/tour ({tour_id} -> {changed_id}): adds BILLING",
-        f"- operation partner/tour ({tour_id}): read PUBLIC, SUBSCRIBER_LIST, CONTACT, SERVICE, USAGE, LOCATION",
+        f"~ operation customer_care/customer_care ({tour_id} -> {changed_id}): adds BILLING",
+        f"- operation wireless/wireless_campaign ({campaign_id}): read PUBLIC, SUBSCRIBER_LIST, SERVICE",
         "0 cell(s) changed, 0 polic(y/ies) added, removed or edited",
         "4 operation(s) added, removed or changed",
     ]

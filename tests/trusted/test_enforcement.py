@@ -188,3 +188,15 @@ async def test_off_mode_runs_anything_and_records_no_mark(unchecked: Gateway, po
     assert by_id.status_code == 200, by_id.text
     assert by_id.json()["data"]["customer"]["id"] == str(made.id)
 
+
+
+async def test_the_shipped_registry_runs_the_tour_and_refuses_anything_else(shipped: Gateway) -> None:
+    from gateway.graphiql.tour import TOUR  # noqa: PLC0415
+
+    care, directory = TOUR[0], TOUR[1]
+    ran = await shipped.query(directory.query, division="dex_directory", purpose="directory_publishing")
+    assert ran.status_code == 200, ran.text
+    # The directory publisher sending customer care's step: not reviewed for it.
+    refused = await shipped.query(care.query, division="dex_directory", purpose="directory_publishing")
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["extensions"]["code"] == "OPERATION_NOT_REGISTERED"

@@ -25,7 +25,7 @@ def test_production_enforces_by_default() -> None:
 
 
 def test_a_bad_mode_stops_startup_naming_the_variable() -> None:
-    with pytest.raises(ConfigError, match=r"^CPNI_GATEWAY_TRUSTED_DOCUMENTS: invalid value 'strict'"):
+    with pytest.raises(ConfigError, match=r"^CPNI_GATEWAY_TRUSTED_DOCUMENTS: 'strict' is not valid: expected enforce, log or off$"):
         load_settings({"CPNI_GATEWAY_TRUSTED_DOCUMENTS": "strict"})
 
 
@@ -46,6 +46,7 @@ async def test_the_gateway_does_not_start_with_an_invalid_registered_document(
 
 def test_serve_refuses_an_invalid_registered_document_in_one_line(tmp_path: Path) -> None:
     policies = write_registry(tmp_path)
+    (policies / "operations" / "network_ops").mkdir()
     (policies / "operations" / "network_ops" / "broken.graphql").write_text("{ customer(id: 1) { id ")
     env = {
         "CPNI_GATEWAY_POLICY_DIR": str(policies),
