@@ -21,7 +21,7 @@ Modules:
 
 Audit: every event records ``document_id`` and ``document_trust``
 (REGISTERED, UNREGISTERED under ``log``, REFUSED), covered by its digest
-(migration 0006, gateway/audit/chain.py).
+(migration 0007, gateway/audit/chain.py).
 """
 
 from __future__ import annotations

@@ -349,8 +349,8 @@ async def _append(url: str, events: list[list[EventContent]]) -> None:
         await writer.close()
 
 
-async def _append_before_0006(url: str, events: list[list[EventContent]]) -> None:
-    """As a gateway of before migration 0006 appended (audit_append without the trusted-document check)."""
+async def _append_before_0007(url: str, events: list[list[EventContent]]) -> None:
+    """As a gateway of before migration 0007 appended (audit_append without the trusted-document check)."""
     conn = await asyncpg.connect(url)
     try:
         for request in events:
@@ -406,7 +406,7 @@ async def test_events_written_before_the_id_was_chained_still_verify(server_url:
                 await conn.execute("INSERT INTO schema_migrations VALUES ($1, $2, $3)", m.version, m.name, m.checksum)
         finally:
             await conn.close()
-        await _append_before_0006(url, [[_event(n, "legacy")] for n in range(3)])
+        await _append_before_0007(url, [[_event(n, "legacy")] for n in range(3)])
         conn = await asyncpg.connect(url)
         try:
             applied = await migrate(conn)
