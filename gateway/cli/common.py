@@ -23,6 +23,16 @@ data_dir_option = click.option(
 )
 
 
+POLICY_DIR = click.Path(exists=True, file_okay=False, path_type=__import__("pathlib").Path)
+
+
+def policy_dir_option(help: str) -> Callable[[T], T]:
+    """``--dir``: the policy directory a command reads (default: CPNI_GATEWAY_POLICY_DIR, else policies/)."""
+    return click.option(  # type: ignore[no-any-return]
+        "--dir", "directory", type=POLICY_DIR, default=None, envvar="CPNI_GATEWAY_POLICY_DIR", help=help
+    )
+
+
 def settings_or_exit(**overrides: object) -> Settings:
     """Settings from the environment plus CLI flags; a bad value exits with one line."""
     try:

@@ -19,20 +19,14 @@ from gateway.authz.decide import Authorizer
 from gateway.authz.matrix import compute_matrix
 from gateway.authz.model import Regime
 from gateway.authz.policy import PolicyBundle, PolicyError, load_policy
-from gateway.cli.common import settings_or_exit
+from gateway.cli.common import policy_dir_option, settings_or_exit
 from gateway.documents import Validator
 from gateway.trusted.check import Checked, check_registry, schema_categories
 from gateway.trusted.registry import SUFFIX, RegistryError, document_id, registry_dir
 from gateway.trusted.review import render_json, render_markdown, review
 
-_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
-_dir_option = click.option(
-    "--dir",
-    "directory",
-    type=_DIR,
-    default=None,
-    envvar="CPNI_GATEWAY_POLICY_DIR",
-    help="Policy directory holding operations/<division>/ (default: CPNI_GATEWAY_POLICY_DIR, else policies/).",
+_dir_option = policy_dir_option(
+    "Policy directory holding operations/<division>/ (default: CPNI_GATEWAY_POLICY_DIR, else policies/)."
 )
 
 

@@ -27,7 +27,7 @@ from gateway.authz.impact import Group, impacts
 from gateway.authz.matrix import Matrix, compute_matrix, render_json, render_markdown
 from gateway.authz.model import Facts, Purpose, Regime, ServiceCategory
 from gateway.authz.policy import PolicyBundle, PolicyError, case_files, load_policy, policy_source, read_cases
-from gateway.cli.common import data_dir_option, run_with_pool, settings_or_exit
+from gateway.cli.common import POLICY_DIR, data_dir_option, policy_dir_option, run_with_pool, settings_or_exit
 from gateway.config import Settings
 from gateway.policy_page import render_matrix_page
 from gateway.resolvers.campaigns import usable_campaign_categories
@@ -40,16 +40,8 @@ from gateway.trusted.review import OperationChange, diff_registries
 
 T = TypeVar("T")
 
-_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 _REGIMES = click.Choice([r.value for r in Regime])
-_dir_option = click.option(
-    "--dir",
-    "directory",
-    type=_DIR,
-    default=None,
-    envvar="CPNI_GATEWAY_POLICY_DIR",
-    help="Policy directory (default: CPNI_GATEWAY_POLICY_DIR, else the shipped policies/).",
-)
+_dir_option = policy_dir_option("Policy directory (default: CPNI_GATEWAY_POLICY_DIR, else the shipped policies/).")
 _regime_option = click.option(
     "--regime",
     type=_REGIMES,
@@ -66,7 +58,7 @@ def policy() -> None:
 
 
 @policy.command()
-@click.argument("directory", type=_DIR, required=False)
+@click.argument("directory", type=POLICY_DIR, required=False)
 def validate(directory: Path | None) -> None:
     """Validate DIRECTORY (default: the configured policies/) and the schema's field categories.
 
@@ -228,8 +220,8 @@ def explain(
 
 
 @policy.command()
-@click.argument("old_dir", type=_DIR)
-@click.argument("new_dir", type=_DIR)
+@click.argument("old_dir", type=POLICY_DIR)
+@click.argument("new_dir", type=POLICY_DIR)
 @_regime_option
 @click.option("--old-regime", type=_REGIMES, default=None, help="Regime of OLD_DIR (default: --regime).")
 @click.option("--new-regime", type=_REGIMES, default=None, help="Regime of NEW_DIR (default: --regime).")
