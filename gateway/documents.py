@@ -252,9 +252,9 @@ _worker: Validator | None = None
 
 def _start_worker(limits: Limits) -> None:
     global _worker
-    from gateway.schema import build_schema  # noqa: PLC0415 - in the validation process only
+    from gateway.schema import build_schema, graphql_schema  # noqa: PLC0415 - in the validation process only
 
-    _worker = Validator(build_schema()._schema, limits)
+    _worker = Validator(graphql_schema(build_schema()), limits)
 
 
 def _worker_verdict(query: str) -> Verdict:

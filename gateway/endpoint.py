@@ -9,8 +9,9 @@ its metrics (see :mod:`gateway.observe`).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
-from typing import Any, Protocol
+from typing import Any, NamedTuple
 
 import asyncpg
 from graphql import (
@@ -33,6 +34,7 @@ from gateway.campaigns import CampaignGate
 from gateway.config import Settings
 from gateway.cursors import CursorCodec
 from gateway.documents import Documents
+from gateway.errors import FieldError
 from gateway.http_input import (
     Disconnected,
     check_headers,
@@ -51,14 +53,13 @@ from gateway.responses import (
     STATUS_BY_CODE,
     Refusal,
     error_response,
-    format_error,
     json_response,
     new_request_id,
     strip_suggestions,
 )
 from gateway.schema.context import Campaign, Decisions, RequestContext
 from gateway.schema.errors import ServiceUnavailableError
-from gateway.schema.limits import check_cost, coerce_variables
+from gateway.schema.limits import CostCheck, coerce_variables
 from gateway.trusted.prepared import REFUSED, UNREGISTERED, NotRegistered, Resolved, TrustedDocuments
 from gateway.trusted.registry import Registry
 
@@ -100,6 +101,10 @@ class GraphQLEndpoint:
         # app built directly, as in tests), a random key of this process.
         self.cursors = CursorCodec(settings.cursor_key or secrets.token_urlsafe(48))
         self.documents = Documents(schema, settings.limits)
+        limits = settings.limits
+        self.cost = CostCheck(
+            schema, max_cost=limits.max_cost, max_page_size=limits.max_page_size, max_usage_page=limits.max_usage_page
+        )
         self.planner = Planner(schema) if settings.planner else None
         # Registered documents are validated, parsed and planned here, once
         # (a file that does not validate stops startup: RegistryError).
@@ -144,43 +149,37 @@ class GraphQLEndpoint:
             trusted_document=resolved.mark,
         )
 
-    async def _execute(
-        self,
-        text: str,
-        document: DocumentNode,
-        operation: OperationDefinitionNode,
-        variables: dict[str, Any],
-        ctx: RequestContext,
-    ) -> _Outcome | None:
+    async def _planned(self, prepared: Prepared, ctx: RequestContext) -> Outcome | None:
         """The planned path; None when the reference path must answer."""
         if self.planner is None:
             return None
-        plan = self.planner.plan(text, document, operation, variables)
+        plan = self.planner.plan(
+            prepared.text, prepared.document, prepared.operation, prepared.raw_variables, digest=prepared.digest
+        )
         if plan is None:
             return None
         try:
-            return await plan.execute(ctx)
+            result = await plan.execute(ctx)
         except NotPlanned:
             self.planner.counts["fallback"] += 1
             return None
+        return Outcome(result.data, result.errors, None)
 
-    async def _reference(
-        self, document: DocumentNode, operation_name: str | None, variables: dict[str, Any], ctx: RequestContext
-    ) -> _Outcome:
+    async def _reference(self, prepared: Prepared, ctx: RequestContext) -> Outcome:
         """graphql-core over the Strawberry schema: the definition of every answer."""
         result = execute(
             self.schema,
-            document,
+            prepared.document,
             context_value=ctx,
-            variable_values=variables,
-            operation_name=operation_name,
+            variable_values=prepared.raw_variables,
+            operation_name=prepared.operation_name,
             executor_class=self.executor_class,
             hide_suggestions=True,
         )
         if not isinstance(result, ExecutionResult):
             result = await result
         assert isinstance(result, ExecutionResult)
-        return result
+        return reference_outcome(result)
 
     async def __call__(self, request: Request) -> Response:
         observation = Observation(new_request_id())
@@ -246,7 +245,61 @@ class GraphQLEndpoint:
     async def _run(
         self, request: Request, observation: Observation, caller: Caller, purpose: Any, body: dict[str, Any]
     ) -> Response:
+        """The pipeline: prepare, execute (planned or reference), audit, answer."""
         request_id = observation.request_id
+        prepared = await self._prepare(request_id, caller, purpose, body)
+        if isinstance(prepared, Invalid):
+            observation.outcome = prepared.code
+            return prepared.response
+        campaign = await self.campaigns.require(
+            request.headers.get("x-campaign-id"), caller, purpose, mutation=prepared.kind == OperationType.MUTATION
+        )
+        ctx = self._context(request, request_id, caller, purpose, campaign, prepared.resolved, read_only=prepared.read_only)
+        outcome = await self._planned(prepared, ctx)
+        if outcome is None:
+            # Nothing of the plan's run is kept.
+            ctx = self._context(request, request_id, caller, purpose, campaign, prepared.resolved, read_only=prepared.read_only)
+            outcome = await self._reference(prepared, ctx)
+        db = ctx.loaders.db
+        if db.routed:
+            self.metrics.read_from("replica" if db.on_replica else "primary")
+        forbidden = [e for e in outcome.errors if e.code == "FORBIDDEN"]
+        # X-Authz-Mode: strict refuses the whole operation when anything is denied.
+        strict = strict_mode(request)
+        # A refused operation discloses nothing, but the denials it decided are recorded.
+        with self.metrics.audit_write():
+            await self.audit.record(
+                ctx,
+                prepared.operation_name or operation_label(prepared.operation),
+                withheld=outcome.refusal is not None or (strict and bool(forbidden)),  # no data goes out
+                denied_categories=[c for e in forbidden if (c := e.category) is not None],
+            )
+        observation.decisions = ctx.decisions
+        if outcome.refusal is not None:
+            raise outcome.refusal
+        headers = {}
+        if self.settings.server_timing:
+            headers["Server-Timing"] = f'sql;desc="round trips";dur={db.round_trips}'
+        if strict and forbidden:
+            observation.outcome = "FORBIDDEN"
+            return json_response({"errors": [e.formatted for e in forbidden]}, 403, request_id, headers)
+        payload: dict[str, Any] = {"data": outcome.data}
+        if outcome.errors:
+            observation.outcome = "PARTIAL"
+            payload["errors"] = [e.formatted for e in outcome.errors]
+        if prepared.resolved.trust == UNREGISTERED:
+            # CPNI_GATEWAY_TRUSTED_DOCUMENTS=log: it ran, but enforced it would not have.
+            payload["extensions"] = {"trustedDocuments": {"registered": False, "whenEnforced": "OPERATION_NOT_REGISTERED"}}
+        return json_response(payload, 200, request_id, headers)
+
+    async def _prepare(
+        self, request_id: str, caller: Caller, purpose: Any, body: dict[str, Any]
+    ) -> Prepared | Invalid:
+        """The trusted-document check, the parsed and validated document, its variables and limits.
+
+        A document that does not parse or validate is answered here (its
+        errors, 400); every other refusal is raised as a :class:`Refusal`.
+        """
         operation_name = body.get("operationName")
         try:
             resolved = self.trusted.resolve(body, caller.division.id)
@@ -254,107 +307,26 @@ class GraphQLEndpoint:
             await self._record_refusal(request_id, caller, purpose, operation_name, exc.document_id)
             raise
         # A registered document was prepared at startup; any other text is prepared now (cached).
-        prepared = resolved.prepared or await self.documents.prepare(resolved.text)
-        if prepared.document is None:
-            assert prepared.code is not None
-            observation.outcome = prepared.code
-            return json_response({"errors": prepared.errors()}, STATUS_BY_CODE[prepared.code], request_id)
-        document = prepared.document
-        operation = select_operation(document, operation_name)
-        limits = self.settings.limits
+        document = resolved.prepared or await self.documents.prepare(resolved.text)
+        if document.document is None:
+            assert document.code is not None
+            response = json_response({"errors": document.errors()}, STATUS_BY_CODE[document.code], request_id)
+            return Invalid(document.code, response)
+        operation = select_operation(document.document, operation_name)
+        raw_variables = body.get("variables") or {}
+        digest = hashlib.sha256(resolved.text.encode("utf-8", "surrogatepass")).digest()
         try:
-            variables = coerce_variables(self.schema, operation, body.get("variables") or {})
-            check_cost(
-                self.schema,
-                document,
-                operation,
-                variables,
-                max_cost=limits.max_cost,
-                max_page_size=limits.max_page_size,
-                max_usage_page=limits.max_usage_page,
-            )
+            variables = coerce_variables(self.schema, operation, raw_variables)
+            self.cost(digest, document.document, operation, variables)
         except GraphQLError as exc:
             raise Refusal((exc.extensions or {}).get("code", "QUERY_TOO_COMPLEX"), exc.message) from None
         if operation.operation == OperationType.SUBSCRIPTION:
             raise Refusal("BAD_REQUEST", "Subscriptions are not supported")
-        if operation.operation == OperationType.MUTATION and len(root_fields(document, operation)) > 1:
+        if operation.operation == OperationType.MUTATION and len(root_fields(document.document, operation)) > 1:
             # With several, an error in one would hide the writes of the others
             # (a retry would then write them twice).
             raise Refusal("BAD_USER_INPUT", "Send one mutation per request")
-
-        campaign = await self.campaigns.require(
-            request.headers.get("x-campaign-id"),
-            caller,
-            purpose,
-            mutation=operation.operation == OperationType.MUTATION,
-        )
-        raw_variables = body.get("variables") or {}
-        read_only = operation.operation == OperationType.QUERY  # a mutation reads its own writes
-        ctx = self._context(request, request_id, caller, purpose, campaign, resolved, read_only=read_only)
-        result = await self._execute(resolved.text, document, operation, raw_variables, ctx)
-        if result is None:
-            # Nothing of the plan's run is kept.
-            ctx = self._context(request, request_id, caller, purpose, campaign, resolved, read_only=read_only)
-            result = await self._reference(document, operation_name, raw_variables, ctx)
-        db = ctx.loaders.db
-        if db.routed:
-            self.metrics.read_from("replica" if db.on_replica else "primary")
-
-        errors = in_document_order(result.data, result.errors or [])
-        for error in errors:
-            original = error.original_error
-            if isinstance(original, AuditUnavailable | ServiceUnavailableError | asyncpg.QueryCanceledError):
-                raise original  # the statement timeout is answered as TIMEOUT
-            if isinstance(original, UNAVAILABLE):
-                # e.g. the pool's acquire timeout: a TimeoutError, but not the request's budget (503, not 504)
-                raise ServiceUnavailableError("database unavailable") from original
-            if original is not None and not isinstance(original, GraphQLError):
-                raise original
-        if result.data is None and errors and all(e.path is None for e in errors):
-            # Variable coercion failed before execution started.
-            raise Refusal("BAD_USER_INPUT", strip_suggestions(errors[0].message))
-        # An invalid argument refuses the whole operation, however many objects it touched.
-        refusal = next(
-            (
-                Refusal(code, strip_suggestions(e.message))
-                for e in errors
-                if (code := (e.extensions or {}).get("code")) in REFUSING_CODES
-            ),
-            None,
-        )
-
-        forbidden = [e for e in errors if (e.extensions or {}).get("code") == "FORBIDDEN"]
-        # X-Authz-Mode: strict refuses the whole operation when anything is denied.
-        strict = strict_mode(request)
-        # A refused operation discloses nothing, but the denials it decided are recorded.
-        with self.metrics.audit_write():
-            await self.audit.record(
-                ctx,
-                operation_name or operation_label(operation),
-                withheld=refusal is not None or (strict and bool(forbidden)),  # no data goes out
-                denied_categories=[
-                    (e.extensions or {})["category"] for e in forbidden if "category" in (e.extensions or {})
-                ],
-            )
-        observation.decisions = ctx.decisions
-        if refusal is not None:
-            raise refusal
-
-        headers = {}
-        if self.settings.server_timing:
-            headers["Server-Timing"] = f'sql;desc="round trips";dur={db.round_trips}'
-        if strict and forbidden:
-            observation.outcome = "FORBIDDEN"
-            return json_response({"errors": [format_error(e) for e in forbidden]}, 403, request_id, headers)
-        payload: dict[str, Any] = {"data": result.data}
-        if errors:
-            observation.outcome = "PARTIAL"
-            payload["errors"] = [format_error(e) for e in errors]
-        if resolved.trust == UNREGISTERED:
-            # CPNI_GATEWAY_TRUSTED_DOCUMENTS=log: it ran, but enforced it would not have.
-            payload["extensions"] = {"trustedDocuments": {"registered": False, "whenEnforced": "OPERATION_NOT_REGISTERED"}}
-        return json_response(payload, 200, request_id, headers)
-
+        return Prepared(resolved, resolved.text, digest, document.document, operation, operation_name, raw_variables)
 
     async def _record_refusal(
         self, request_id: str, caller: Caller, purpose: Any, operation_name: Any, document_id: str | None
@@ -379,9 +351,66 @@ class GraphQLEndpoint:
             await self.audit.record_refusal(event)
 
 
-class _Outcome(Protocol):
+class Outcome(NamedTuple):
+    """What an execution path answers: data, its field errors in document order, or a refusal."""
+
     data: dict[str, Any] | None
-    errors: Any
+    errors: list[FieldError]
+    refusal: Refusal | None
+
+
+class Prepared(NamedTuple):
+    """A request ready to execute."""
+
+    resolved: Resolved
+    text: str
+    digest: bytes  # of the text: the key of its plans and cost verdicts
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    operation_name: str | None
+    raw_variables: dict[str, Any]
+
+    @property
+    def kind(self) -> OperationType:
+        return self.operation.operation
+
+    @property
+    def read_only(self) -> bool:
+        return self.operation.operation == OperationType.QUERY  # a mutation reads its own writes
+
+
+class Invalid(NamedTuple):
+    """A document that does not parse or validate: its code and its answer (400, its errors)."""
+
+    code: str
+    response: Response
+
+
+def reference_outcome(result: ExecutionResult) -> Outcome:
+    """graphql-core's result in the gateway's terms: unavailability raised, errors public and ordered."""
+    errors = in_document_order(result.data, result.errors or [])
+    for error in errors:
+        original = error.original_error
+        if isinstance(original, AuditUnavailable | ServiceUnavailableError | asyncpg.QueryCanceledError):
+            raise original  # the statement timeout is answered as TIMEOUT
+        if isinstance(original, UNAVAILABLE):
+            # e.g. the pool's acquire timeout: a TimeoutError, but not the request's budget (503, not 504)
+            raise ServiceUnavailableError("database unavailable") from original
+        if original is not None and not isinstance(original, GraphQLError):
+            raise original
+    if result.data is None and errors and all(e.path is None for e in errors):
+        # Variable coercion failed before execution started.
+        raise Refusal("BAD_USER_INPUT", strip_suggestions(errors[0].message))
+    # An invalid argument refuses the whole operation, however many objects it touched.
+    refusal = next(
+        (
+            Refusal(code, strip_suggestions(e.message))
+            for e in errors
+            if (code := (e.extensions or {}).get("code")) in REFUSING_CODES
+        ),
+        None,
+    )
+    return Outcome(result.data, [FieldError.of(e) for e in errors], refusal)
 
 
 def _refusal_response(exc: Refusal, request_id: str) -> Response:

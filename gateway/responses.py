@@ -11,8 +11,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from graphql import GraphQLError
 from starlette.responses import Response
+
+from gateway.errors import strip_suggestions
+
+__all__ = ["STATUS_BY_CODE", "Refusal", "error_response", "json_response", "new_request_id", "strip_suggestions"]
 
 STATUS_BY_CODE = {
     "GRAPHQL_PARSE_FAILED": 400,
@@ -58,20 +61,3 @@ def error_response(code: str, message: str, request_id: str, extra: Mapping[str,
 def json_response(body: Any, status: int, request_id: str, headers: Mapping[str, str] | None = None) -> Response:
     all_headers = {"X-Request-Id": request_id, "Cache-Control": "no-store", **(headers or {})}
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=all_headers)
-
-
-def strip_suggestions(message: str) -> str:
-    cut = message.find(" Did you mean")
-    return message if cut < 0 else message[:cut]
-
-
-def format_error(error: GraphQLError) -> dict[str, Any]:
-    formatted: dict[str, Any] = {"message": strip_suggestions(error.message)}
-    if error.locations:
-        formatted["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
-    if error.path is not None:
-        formatted["path"] = error.path
-    extensions = dict(error.extensions or {})
-    extensions.setdefault("code", "INTERNAL_SERVER_ERROR")
-    formatted["extensions"] = extensions
-    return formatted

@@ -61,8 +61,9 @@ class Authorizer:
         self.facts_read = facts_read(bundle.policies_text)
         self._named = categories_named(bundle.policies_text)
         self._entities: dict[Division, cedarpy.Entities] = {}
-        self._facts_key = _fields_getter(self.facts_read)
         self._memo: dict[tuple[object, ...], Decision] = {}
+        # Per cell, the facts its decisions depend on (a few of them, often none).
+        self._cell_facts: dict[tuple[object, ...], Callable[[Facts], tuple[object, ...]]] = {}
         self._misses = 0
         self._perform = lru_cache(maxsize=1024)(self._perform_key)
         self._ever = lru_cache(maxsize=4096)(self._ever_key)
@@ -88,7 +89,11 @@ class Authorizer:
         # The hot path: a memo hit must cost a microsecond or two. A registry
         # division is keyed by its id (identity check); any other by value.
         who: str | Division = division.id if self.divisions.get(division.id) is division else division
-        key = (who, purpose, category, service_category, campaign_categories, self._facts_key(facts))
+        cell = (who, purpose, category, campaign_categories)
+        facts_key = self._cell_facts.get(cell)
+        if facts_key is None:
+            facts_key = self._cell_facts[cell] = self._cell_facts_key(division, purpose, category, campaign_categories)
+        key = (who, purpose, category, service_category, campaign_categories, facts_key(facts))
         decision = self._memo.get(key)
         if decision is None:
             self._misses += 1
@@ -101,6 +106,24 @@ class Authorizer:
                 self._memo.clear()  # rare; a plain clear is atomic and cheap to refill
             self._memo[key] = decision
         return decision
+
+    def _cell_facts_key(
+        self,
+        division: Division,
+        purpose: Purpose,
+        category: Category,
+        campaign_categories: frozenset[Category] | None,
+    ) -> Callable[[Facts], tuple[object, ...]]:
+        """The memo key's facts for one cell: only those its decisions can depend on.
+
+        Two customers that differ only in facts no policy of the cell reads
+        (Cedar's partial evaluation: no residual mentions them) get the same
+        decision and the same determining policies, so they share an entry.
+        """
+        if len(self._cell_facts) > 4096:  # ad hoc divisions (tests); the registry's cells are few
+            self._cell_facts.clear()
+        cell = (division, Purpose(purpose), Category(category), campaign_categories)
+        return _fields_getter(self._relevant(cell))
 
     def decide_many(
         self,

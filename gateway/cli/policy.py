@@ -342,7 +342,7 @@ def _policy_changes(old: PolicyBundle, new: PolicyBundle) -> list[str]:
 
 def _operation_changes(old: PolicyBundle, new: PolicyBundle) -> list[OperationChange]:
     """Trusted documents added, removed or changed between the two directories' registries."""
-    from gateway.schema import build_schema  # noqa: PLC0415
+    from gateway.schema import build_schema, graphql_schema  # noqa: PLC0415
     from gateway.trusted.check import schema_categories  # noqa: PLC0415 - imports strawberry
 
     try:
@@ -352,7 +352,7 @@ def _operation_changes(old: PolicyBundle, new: PolicyBundle) -> list[OperationCh
         _fail([str(exc)])
     if not before.documents and not after.documents:
         return []
-    return diff_registries(before, after, build_schema()._schema, schema_categories())
+    return diff_registries(before, after, graphql_schema(build_schema()), schema_categories())
 
 
 def _schema_problems() -> list[str]:

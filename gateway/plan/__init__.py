@@ -24,7 +24,7 @@ from graphql import DocumentNode, GraphQLSchema, OperationDefinitionNode
 from graphql.execution.values import VariableValues, get_variable_values
 
 from gateway.plan.compile import Compiler, Node, NotPlanned, directive_variables
-from gateway.plan.execute import HANDLERS, ROOTS, Execution, Result
+from gateway.plan.execute import FETCHES, ROOTS, Execution, Program, Result
 from gateway.plan.order import in_document_order
 from gateway.schema.context import RequestContext
 from gateway.schema.sized_cache import SizedCache
@@ -39,16 +39,18 @@ PLAN_CACHE_BYTES = 32 * 1024 * 1024
 class Plan:
     """A compiled operation with this request's coerced variables."""
 
-    def __init__(self, schema: GraphQLSchema, operation: OperationDefinitionNode, roots: tuple[Node, ...], variables: VariableValues) -> None:
-        self.schema = schema
-        self.operation = operation
-        self.roots = roots
+    def __init__(self, program: Program, variables: VariableValues) -> None:
+        self.program = program
         self.variables = variables
+
+    @property
+    def roots(self) -> tuple[Node, ...]:
+        return self.program.roots
 
     async def execute(self, ctx: RequestContext) -> Result:
         """Run on one connection; :class:`NotPlanned` if the reference path must answer instead."""
         async with ctx.loaders.db.pinned():
-            return await Execution(self.schema, ctx, self.variables).run(self.operation, self.roots)
+            return await Execution(self.program, ctx, self.variables).run()
 
 
 class _Entry:
@@ -58,7 +60,7 @@ class _Entry:
 
     def __init__(self, directives: tuple[str, ...], size: int) -> None:
         self.directives = directives
-        self.plans: dict[tuple[str, ...], tuple[Node, ...] | None] = {}
+        self.plans: dict[tuple[str, ...], Program | None] = {}
         self.size = size
 
 
@@ -67,7 +69,7 @@ class Planner:
 
     def __init__(self, schema: GraphQLSchema) -> None:
         self.schema = schema
-        self.compiler = Compiler(schema, frozenset(HANDLERS) | {("Query", name) for name in ROOTS})
+        self.compiler = Compiler(schema, frozenset(FETCHES) | {("Query", name) for name in ROOTS})
         self._cache: SizedCache[_Entry] = SizedCache(PLAN_CACHE_BYTES)
         self.counts = {"planned": 0, "reference": 0, "fallback": 0}
 
@@ -86,42 +88,55 @@ class Planner:
                 continue
             key = (hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest(), operation.name.value if operation.name else None)
             entry = _Entry((), _weight(text, document))
-            try:
-                entry.plans[()] = self.compiler.compile(document, operation, {})
-                compiled += 1
-            except NotPlanned:
-                entry.plans[()] = None
+            entry.plans[()] = self._program(document, operation, {})
+            compiled += entry.plans[()] is not None
             self._cache.put(key, entry, entry.size)
         return compiled
 
     def plan(
-        self, text: str, document: DocumentNode, operation: OperationDefinitionNode, raw: Mapping[str, Any]
+        self,
+        text: str,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        raw: Mapping[str, Any],
+        *,
+        digest: bytes | None = None,
     ) -> Plan | None:
-        """The plan of ``operation`` with these variables, or None for the reference path."""
+        """The plan of ``operation`` with these variables, or None for the reference path.
+
+        ``digest``: the SHA-256 of ``text``, when the caller has it already.
+        """
         coerced = get_variable_values(self.schema, operation.variable_definitions or (), dict(raw), hide_suggestions=True)
         if isinstance(coerced, list):
             self.counts["reference"] += 1
             return None  # the reference path reports the bad variables
-        key = (hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest(), operation.name.value if operation.name else None)
+        if digest is None:
+            digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+        key = (digest, operation.name.value if operation.name else None)
         entry = self._cache.get(key)
         if entry is None:
             entry = _Entry(directive_variables(document), _weight(text, document))
             self._cache.put(key, entry, entry.size)
         values = tuple(repr(coerced.coerced.get(name)) for name in entry.directives)
         if values in entry.plans:
-            roots = entry.plans[values]
+            program = entry.plans[values]
         else:
-            try:
-                roots = self.compiler.compile(document, operation, coerced.coerced)
-            except NotPlanned:
-                roots = None
+            program = self._program(document, operation, coerced.coerced)
             if len(entry.plans) < 16:  # each boolean doubles them: keep a few
-                entry.plans[values] = roots
-        if roots is None:
+                entry.plans[values] = program
+        if program is None:
             self.counts["reference"] += 1
             return None
         self.counts["planned"] += 1
-        return Plan(self.schema, operation, roots, coerced)
+        return Plan(program, coerced)
+
+    def _program(
+        self, document: DocumentNode, operation: OperationDefinitionNode, variables: Mapping[str, Any]
+    ) -> Program | None:
+        try:
+            return Program(self.compiler.compile(document, operation, variables))
+        except NotPlanned:
+            return None
 
 
 # A parsed document costs far more than its text: count its nodes too.

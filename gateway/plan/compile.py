@@ -16,7 +16,7 @@ and runs on the reference path (graphql-core).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,10 +28,10 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLField,
     GraphQLList,
+    GraphQLNamedType,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
-    GraphQLString,
     InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
@@ -74,7 +74,7 @@ class Node:
     is_list: bool
     non_null: bool
     boundary: Boundary | None
-    serialize: Callable[[Any], Any] | None  # leaves only; None for a string (passed as it is)
+    named: GraphQLNamedType | None  # the named return type (None for __typename)
     children: tuple[Node, ...] | None  # objects only
     fetch: tuple[str, str] | None = None  # (type, field) of a planned fetch, else the attribute is read
 
@@ -215,12 +215,9 @@ class Compiler:
             children = self._nodes(named, selection_sets, fragments, variables)
             fetch = (parent.name, name) if planned else None
             return Node(
-                key, name, first, definition, named.name, attribute, is_list, non_null, boundary, None, children, fetch
+                key, name, first, definition, named.name, attribute, is_list, non_null, boundary, named, children, fetch
             )
-        serialize = getattr(named, "serialize", None)
-        if serialize is None:
+        if getattr(named, "serialize", None) is None:
             raise NotPlanned()
-        if named is GraphQLString:
-            serialize = None  # the database's text is the answer (graphql-core would only check it is a str)
         fetch = (parent.name, name) if planned else None
-        return Node(key, name, first, definition, named.name, attribute, is_list, non_null, boundary, serialize, None, fetch)
+        return Node(key, name, first, definition, named.name, attribute, is_list, non_null, boundary, named, None, fetch)

@@ -21,20 +21,21 @@ from datetime import datetime
 from types import ModuleType
 from typing import Any, NamedTuple
 
-from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode
+from graphql import GraphQLError
 from graphql.execution.values import VariableValues, get_argument_values
 
 from gateway.authz.model import Category, Facts
+from gateway.errors import FieldError
+from gateway.plan.assemble import Complete, FetchStep, Link, Step, complete_of, path_of
 from gateway.plan.compile import Node, NotPlanned
 from gateway.resolvers import billing, consent, customers, services
 from gateway.resolvers.batch import Batch, combined
 from gateway.resolvers.services import UsageKey
 from gateway.schema.context import RequestContext
 from gateway.schema.errors import ForbiddenError
-from gateway.schema.lookups import find_by_phone, page_customers, page_size
+from gateway.schema.lookups import find_by_phone, page_customers, page_size, readable_condition
 from gateway.schema.scalars import customer_id_of, is_month
 
-Path = tuple[str | int, ...]
 Deliver = Callable[[Any], None]
 
 # The batch of each kind (kind -> module and name of its `Batch`), looked up
@@ -79,40 +80,116 @@ class Caller(NamedTuple):
 
 class Result(NamedTuple):
     data: dict[str, Any] | None
-    errors: list[GraphQLError]
+    errors: list[FieldError]  # in document order
 
 
 ROOTS = frozenset({"customer", "customers", "customerByPhone", "me"})
 
 
+class Program:
+    """A plan's root nodes with the functions that assemble them (built once per plan)."""
+
+    def __init__(self, roots: tuple[Node, ...]) -> None:
+        self.roots = roots
+        self.completes = {id(node): complete_of(node, None, FETCHES) for node in roots if node.children is not None}
+        self._children: dict[int, dict[str, tuple[int, Node]]] = {}
+        self._root_index = {node.key: (index, node) for index, node in enumerate(roots)}
+        self._locations: dict[int, list[dict[str, int]]] = {}
+
+    def position(self, path: list[str | int]) -> tuple[int, ...]:
+        """Where ``path`` sits in the answer: its keys' places among their siblings, and list indexes."""
+        index = self._root_index
+        position: list[int] = []
+        for segment in path:
+            if type(segment) is int:
+                position.append(segment)
+                continue
+            place, node = index[segment]
+            position.append(place)
+            found = self._children.get(id(node))
+            if found is None:
+                found = self._children[id(node)] = {n.key: (i, n) for i, n in enumerate(node.children or ())}
+            index = found
+        return tuple(position)
+
+    def locations(self, node: Node) -> list[dict[str, int]]:
+        found = self._locations.get(id(node))
+        if found is None:
+            located = ForbiddenError.at(Category.PUBLIC, [], node.field).locations or []
+            found = self._locations[id(node)] = [{"line": loc.line, "column": loc.column} for loc in located]
+        return found
+
+
 class Execution:
     """One run of one plan for one request."""
 
-    def __init__(self, schema: GraphQLSchema, ctx: RequestContext, variables: VariableValues) -> None:
-        self.schema = schema
+    def __init__(self, program: Program, ctx: RequestContext, variables: VariableValues) -> None:
+        self.program = program
         self.ctx = ctx
         self.decisions = ctx.decisions
         self.db = ctx.loaders.db
         self.variables = variables
         self.facts: dict[int, Facts | None] = {}
-        self.errors: list[GraphQLError] = []
+        # (link of the object, (node, key)) of every denied field, in the order decided
+        self.denials: list[tuple[Link, tuple[Node, str]]] = []
+        self._allowed: dict[tuple[int, Category, str | None], bool] = {}
+        self._arguments: dict[int, dict[str, Any]] = {}
         self._pending: dict[str, dict[Hashable, list[Deliver]]] = {}
+
+    def allowed(self, customer_id: int, category: Category, service_category: str | None) -> bool:
+        """The request's decision (recorded for the audit once); facts loaded with the customer."""
+        key = (customer_id, category, service_category)
+        allowed = self._allowed.get(key)
+        if allowed is None:
+            decision = self.decisions.check_loaded(customer_id, category, service_category, self.facts.get(customer_id))
+            allowed = self._allowed[key] = decision.allowed
+        return allowed
 
     # -- the waves -----------------------------------------------------------
 
     def fetch(self, kind: str, key: Hashable, deliver: Deliver) -> None:
         """Ask for one object of ``kind`` in the next wave; ``deliver`` gets it."""
-        self._pending.setdefault(kind, {}).setdefault(key, []).append(deliver)
+        waiting = self._pending.get(kind)
+        if waiting is None:
+            waiting = self._pending[kind] = {}
+        delivers = waiting.get(key)
+        if delivers is None:
+            waiting[key] = [deliver]
+        else:
+            delivers.append(deliver)
 
-    async def run(self, operation: OperationDefinitionNode, roots: tuple[Node, ...]) -> Result:
+    async def run(self) -> Result:
         data: dict[str, Any] = {}
-        for node in roots:
+        for node in self.program.roots:
             data[node.key] = None
             await self._root(node, data)
         while self._pending:
             wave, self._pending = self._pending, {}
             await self._fetch(wave)
-        return Result(data, self.errors)
+        return Result(data, self._errors())
+
+    def _errors(self) -> list[FieldError]:
+        """One FORBIDDEN error per denial, in document order."""
+        program = self.program
+        errors = []
+        for link, (node, key) in self.denials:
+            path = path_of((link, key))
+            category = node.boundary.category.value if node.boundary else ""
+            errors.append(
+                (
+                    program.position(path),
+                    FieldError(
+                        {
+                            "message": FORBIDDEN_MESSAGE,
+                            "locations": program.locations(node),
+                            "path": path,
+                            "extensions": {"code": "FORBIDDEN", "category": category},
+                        }
+                    ),
+                )
+            )
+        errors.sort(key=lambda pair: pair[0])
+        return [error for _, error in errors]
 
     async def _fetch(self, wave: dict[str, dict[Hashable, list[Deliver]]]) -> None:
         """Every kind of this wave in one statement (one round trip), then each value delivered."""
@@ -140,20 +217,24 @@ class Execution:
 
     # -- roots ---------------------------------------------------------------
 
-    def _args(self, node: Node) -> dict[str, Any]:
-        assert node.definition is not None
-        try:
-            return get_argument_values(node.definition, node.field, self.variables, hide_suggestions=True)
-        except GraphQLError:
-            raise NotPlanned() from None
+    def arguments(self, node: Node) -> dict[str, Any]:
+        """The node's coerced arguments (the same for every object it is selected on)."""
+        found = self._arguments.get(id(node))
+        if found is None:
+            assert node.definition is not None
+            try:
+                found = get_argument_values(node.definition, node.field, self.variables, hide_suggestions=True)
+            except GraphQLError:
+                raise NotPlanned() from None
+            self._arguments[id(node)] = found
+        return found
 
     async def _root(self, node: Node, data: dict[str, Any]) -> None:
         ctx = self.ctx
-        path: Path = (node.key,)
         if node.name == "__typename":
             data[node.key] = "Query"
             return
-        args = self._args(node)
+        args = self.arguments(node)
         try:
             if node.name == "me":
                 value: Any = Caller(
@@ -163,7 +244,9 @@ class Execution:
                 value = None
                 cid = customer_id_of(args["id"])
                 if cid is not None:
-                    (found,) = await customers.customers_with_facts(self.db, [cid])
+                    (found,) = await customers.customers_with_facts(
+                        self.db, [cid], readable_condition(ctx, Category.SUBSCRIBER_LIST)
+                    )
                     if found is not None:
                         value, self.facts[cid] = found
                         self.decisions.note_public(cid)
@@ -182,74 +265,10 @@ class Execution:
                 raise NotPlanned()  # not in ROOTS
         except GraphQLError:
             raise NotPlanned() from None  # the reference says how it fails
-        data[node.key] = self.complete(node, value, path)
-
-    # -- assembly ------------------------------------------------------------
-
-    def complete(self, node: Node, value: Any, path: Path) -> Any:
-        """The response value of ``node`` for ``value`` (a row, a list of rows, a scalar)."""
-        if value is None:
-            if node.non_null:
-                raise NotPlanned()
-            return None
-        children = node.children
-        if children is None:
-            serialize = node.serialize
-            if serialize is None:
-                return _strings(value) if node.is_list else _string(value)
-            return [serialize(v) for v in value] if node.is_list else serialize(value)
-        if node.is_list:
-            return [self.object(node, children, item, (*path, index)) for index, item in enumerate(value)]
-        return self.object(node, children, value, path)
-
-    def object(self, parent: Node, nodes: tuple[Node, ...], source: Any, path: Path) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for node in nodes:
-            key = node.key
-            boundary = node.boundary
-            if boundary is not None:
-                scope = source.service_category if boundary.service_scoped else None
-                cid = source.customer_id
-                decision = self.decisions.check_loaded(cid, boundary.category, scope, self.facts.get(cid))
-                if not decision.allowed:
-                    out[key] = None
-                    self.errors.append(ForbiddenError.at(boundary.category, [*path, key], node.field))
-                    continue
-            if node.fetch is not None:
-                out[key] = None  # filled when its wave has run
-                HANDLERS[node.fetch](self, node, source, out, (*path, key))
-            elif node.definition is None:  # __typename
-                out[key] = parent.type_name
-            elif node.children is None and not node.is_list:
-                value = getattr(source, node.attribute)
-                serialize = node.serialize
-                if value is None:
-                    if node.non_null:
-                        raise NotPlanned()
-                    out[key] = None
-                else:
-                    out[key] = _string(value) if serialize is None else serialize(value)
-            else:
-                out[key] = self.complete(node, getattr(source, node.attribute), (*path, key))
-        return out
-
-    def later(self, node: Node, out: dict[str, Any], path: Path, kind: str, key: Hashable) -> None:
-        """Fill ``out[node.key]`` with the object of ``kind`` at ``key`` once its wave has run."""
-
-        def deliver(value: Any) -> None:
-            out[node.key] = self.complete(node, value, path)
-
-        self.fetch(kind, key, deliver)
+        data[node.key] = self.program.completes[id(node)](self, value, (None, node.key))
 
 
-def _string(value: Any) -> str:
-    if type(value) is not str:
-        raise NotPlanned()  # graphql-core would coerce or refuse it: let the reference answer
-    return value
-
-
-def _strings(values: Any) -> list[str]:
-    return [_string(v) for v in values]
+FORBIDDEN_MESSAGE = ForbiddenError(Category.PUBLIC).message
 
 
 class Filter(NamedTuple):
@@ -272,41 +291,46 @@ class Filter(NamedTuple):
 
 # -- the planned fetches, by field name ---------------------------------------
 
-Handler = Callable[[Execution, Node, Any, dict[str, Any], Path], None]
+
+def _later(kind: str, key_of: Callable[[Execution, Node, Any], Hashable]) -> FetchStep:
+    """A field whose value is the object of ``kind`` at ``key_of(...)``, fetched in the next wave."""
+
+    def build(node: Node, complete: Complete) -> Step:
+        key = node.key
+
+        def step(run: Execution, source: Any, out: dict[str, Any], link: Link) -> None:
+            out[key] = None  # filled when its wave has run
+            here = (link, key)
+
+            def deliver(value: Any) -> None:
+                out[key] = complete(run, value, here)
+
+            run.fetch(kind, key_of(run, node, source), deliver)
+
+        return step
+
+    return build
 
 
-def _by_customer(kind: str) -> Handler:
-    def handler(run: Execution, node: Node, source: Any, out: dict[str, Any], path: Path) -> None:
-        run.later(node, out, path, kind, source.id)
+def _contact(attribute: str) -> FetchStep:
+    def build(node: Node, complete: Complete) -> Step:
+        key = node.key
 
-    return handler
+        def step(run: Execution, source: Any, out: dict[str, Any], link: Link) -> None:
+            out[key] = None
+            here = (link, key)
 
+            def deliver(row: Any) -> None:
+                out[key] = complete(run, getattr(row, attribute) if row else None, here)
 
-def _address(kind: str) -> Handler:
-    def handler(run: Execution, node: Node, source: Any, out: dict[str, Any], path: Path) -> None:
-        run.later(node, out, path, "address", (source.id, kind))
+            run.fetch("contact", source.id, deliver)
 
-    return handler
+        return step
 
-
-def _approval(scope: str) -> Handler:
-    def handler(run: Execution, node: Node, source: Any, out: dict[str, Any], path: Path) -> None:
-        run.later(node, out, path, "approval", (source.id, scope))
-
-    return handler
+    return build
 
 
-def _contact(attribute: str) -> Handler:
-    def handler(run: Execution, node: Node, source: Any, out: dict[str, Any], path: Path) -> None:
-        def deliver(row: Any) -> None:
-            out[node.key] = run.complete(node, getattr(row, attribute) if row else None, path)
-
-        run.fetch("contact", source.id, deliver)
-
-    return handler
-
-
-def _per_service(kind: str, category: Category) -> Handler:
+def _per_service(kind: str, category: Category) -> FetchStep:
     """A list whose items each belong to one service, decided with that service's category.
 
     An item outside the caller's relationship (another division's service
@@ -314,41 +338,42 @@ def _per_service(kind: str, category: Category) -> Handler:
     not an error.
     """
 
-    def handler(run: Execution, node: Node, source: Any, out: dict[str, Any], path: Path) -> None:
-        def deliver(rows: list[Any]) -> None:
-            facts = run.facts.get(source.id)
-            check = run.decisions.check_loaded
-            visible = [row for row in rows if check(row.customer_id, category, row.service_category, facts).allowed]
-            out[node.key] = run.complete(node, visible, path)
+    def build(node: Node, complete: Complete) -> Step:
+        key = node.key
 
-        run.fetch(kind, source.id, deliver)
+        def step(run: Execution, source: Any, out: dict[str, Any], link: Link) -> None:
+            out[key] = None
+            here = (link, key)
 
-    return handler
+            def deliver(rows: list[Any]) -> None:
+                allowed = run.allowed
+                visible = [row for row in rows if allowed(row.customer_id, category, row.service_category)]
+                out[key] = complete(run, visible, here)
 
+            run.fetch(kind, source.id, deliver)
 
-def _invoices(run: Execution, node: Node, source: Any, out: dict[str, Any], path: Path) -> None:
-    last = run._args(node).get("last")
-    last = _checked(last, 12, run.ctx.max_page_size)
-    run.later(node, out, path, "invoices", (source.id, last))
+        return step
 
-
-def _configuration(run: Execution, node: Node, source: Any, out: dict[str, Any], path: Path) -> None:
-    run.later(node, out, path, "configuration", source.id)
+    return build
 
 
-def _usage(run: Execution, node: Node, source: Any, out: dict[str, Any], path: Path) -> None:
-    args = run._args(node)
+def _invoices_key(run: Execution, node: Node, source: Any) -> Hashable:
+    return (source.id, _checked(run.arguments(node).get("last"), 12, run.ctx.max_page_size))
+
+
+def _usage_key(run: Execution, node: Node, source: Any) -> Hashable:
+    args = run.arguments(node)
     first = _checked(args.get("first"), 50, run.ctx.max_usage_page)
-    run.later(node, out, path, "usage", UsageKey(source.id, source.category, args.get("from"), args.get("to"), first))
+    return UsageKey(source.id, source.category, args.get("from"), args.get("to"), first)
 
 
-def _usage_summary(run: Execution, node: Node, source: Any, out: dict[str, Any], path: Path) -> None:
-    month = run._args(node).get("month")
+def _usage_summary_key(run: Execution, node: Node, source: Any) -> Hashable:
+    month = run.arguments(node).get("month")
     if month is None:
         month = datetime.now().strftime("%Y-%m")
     elif not is_month(month):
         raise NotPlanned()
-    run.later(node, out, path, "usage_summary", (source.id, month))
+    return (source.id, month)
 
 
 def _checked(value: int | None, default: int, limit: int) -> int:
@@ -358,20 +383,24 @@ def _checked(value: int | None, default: int, limit: int) -> int:
         raise NotPlanned() from None
 
 
-HANDLERS: dict[tuple[str, str], Handler] = {
-    ("Customer", "serviceAddress"): _address("SERVICE"),
-    ("Customer", "billingAddress"): _address("BILLING"),
+def _id(run: Execution, node: Node, source: Any) -> Hashable:
+    return source.id
+
+
+FETCHES: dict[tuple[str, str], FetchStep] = {
+    ("Customer", "serviceAddress"): _later("address", lambda run, node, source: (source.id, "SERVICE")),
+    ("Customer", "billingAddress"): _later("address", lambda run, node, source: (source.id, "BILLING")),
     ("Customer", "email"): _contact("email"),
     ("Customer", "contactPhone"): _contact("contact_phone"),
     ("Customer", "services"): _per_service("services", Category.SERVICE),
     ("Customer", "lastKnownLocation"): _per_service("last_location", Category.LOCATION),
-    ("Customer", "invoices"): _invoices,
-    ("Customer", "balance"): _by_customer("balance"),
-    ("Customer", "paymentMethod"): _by_customer("payment_method"),
-    ("Customer", "cpniApproval"): _approval("CPNI"),
-    ("Customer", "locationApproval"): _approval("LOCATION"),
-    ("Customer", "cpniNotices"): _by_customer("notices"),
-    ("Service", "configuration"): _configuration,
-    ("Service", "usage"): _usage,
-    ("Service", "usageSummary"): _usage_summary,
+    ("Customer", "invoices"): _later("invoices", _invoices_key),
+    ("Customer", "balance"): _later("balance", _id),
+    ("Customer", "paymentMethod"): _later("payment_method", _id),
+    ("Customer", "cpniApproval"): _later("approval", lambda run, node, source: (source.id, "CPNI")),
+    ("Customer", "locationApproval"): _later("approval", lambda run, node, source: (source.id, "LOCATION")),
+    ("Customer", "cpniNotices"): _later("notices", _id),
+    ("Service", "configuration"): _later("configuration", _id),
+    ("Service", "usage"): _later("usage", _usage_key),
+    ("Service", "usageSummary"): _later("usage_summary", _usage_summary_key),
 }

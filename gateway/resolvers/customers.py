@@ -26,12 +26,20 @@ async def customers_by_id(db: Database, ids: Sequence[int]) -> list[CustomerRow 
     return [found.get(i) for i in ids]
 
 
-async def customers_with_facts(db: Database, ids: Sequence[int]) -> list[tuple[CustomerRow, Facts] | None]:
-    """Customers by id with their facts, in one statement."""
+async def customers_with_facts(
+    db: Database, ids: Sequence[int], subscriber_list: FactsCondition | None = None
+) -> list[tuple[CustomerRow, Facts] | None]:
+    """Customers by id with their facts, in one statement.
+
+    ``subscriber_list``: the customers whose name and listed number the
+    caller may read; the others' are not read at all (null in the row).
+    """
+    args: list[object] = [list(ids)]
     rows = await db.fetch(
-        f"SELECT {', '.join('c.' + c.strip() for c in CUSTOMER_COLUMNS.split(','))}, {FACTS_CODE_SQL} AS facts_code"
-        " FROM customers c WHERE c.id = ANY($1::bigint[])",
-        list(ids),
+        f"SELECT {customer_columns(subscriber_list, args)}, f.facts_code"
+        f" FROM customers c CROSS JOIN LATERAL (SELECT {FACTS_CODE_SQL} AS facts_code) f"
+        " WHERE c.id = ANY($1::bigint[])",
+        *args,
     )
     found = {
         r["id"]: (
@@ -41,6 +49,31 @@ async def customers_with_facts(db: Database, ids: Sequence[int]) -> list[tuple[C
         for r in rows
     }
     return [found.get(i) for i in ids]
+
+
+# The SUBSCRIBER_LIST columns of a customer row (name and listed number).
+SUBSCRIBER_LIST_COLUMNS = ("name", "listed_phone")
+
+
+def customer_columns(subscriber_list: FactsCondition | None, args: list[object]) -> str:
+    """The customer row's columns (``c``, with facts ``f``), SUBSCRIBER_LIST ones only where readable.
+
+    Appends the condition's parameters to ``args``. Without a condition
+    every column is read (the caller decides per field).
+    """
+    columns = []
+    for column in (c.strip() for c in CUSTOMER_COLUMNS.split(",")):
+        if subscriber_list is None or column not in SUBSCRIBER_LIST_COLUMNS:
+            columns.append(f"c.{column}")
+        elif not subscriber_list.codes:
+            columns.append(f"NULL::text AS {column}")
+        elif not subscriber_list.mask:
+            columns.append(f"c.{column}")
+        else:
+            args.extend([subscriber_list.mask, list(subscriber_list.codes)])
+            mask, codes = f"${len(args) - 1}", f"${len(args)}"
+            columns.append(f"CASE WHEN (f.facts_code & {mask}::int) = ANY({codes}::int[]) THEN c.{column} END AS {column}")
+    return ", ".join(columns)
 
 
 def _contacts(ids: Sequence[int], rows: Rows) -> list[ContactRow | None]:
@@ -147,6 +180,7 @@ class CustomerQuery:
     name_prefix: str | None = None
     service_category: str | None = None
     readable: tuple[FactsCondition, ...] = ()
+    subscriber_list: FactsCondition | None = None  # see customer_columns
 
 
 async def customer_page(db: Database, query: CustomerQuery) -> list[tuple[CustomerRow, Facts]]:
@@ -186,8 +220,9 @@ async def customer_page(db: Database, query: CustomerQuery) -> list[tuple[Custom
             conditions.append("false")
         elif readable.mask:
             conditions.append(f"(f.facts_code & {arg(readable.mask)}) = ANY({arg(list(readable.codes))}::int[])")
+    columns = customer_columns(query.subscriber_list, args)
     sql = (
-        f"SELECT {', '.join('c.' + c.strip() for c in CUSTOMER_COLUMNS.split(','))}, f.facts_code"
+        f"SELECT {columns}, f.facts_code"
         f" FROM customers c CROSS JOIN LATERAL (SELECT {FACTS_CODE_SQL} AS facts_code) f"
         f" WHERE {' AND '.join(conditions)}"
         f" ORDER BY c.id LIMIT {arg(query.limit)}"

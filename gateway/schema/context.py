@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from gateway.authz.decide import Authorizer
 
 
+# A service's category as its row gives it (text) -> the enum (a dict lookup, not an enum call).
+SERVICE_CATEGORIES: dict[str | None, ServiceCategory] = {c.value: c for c in ServiceCategory}
+
+
 class AuditRecorder(Protocol):
     """Appends this request's events inside a write's transaction (``gateway.audit.AuditWriter``)."""
 
@@ -115,7 +119,9 @@ class Decisions:
                     self.purpose,
                     category,
                     facts,
-                    service_category=ServiceCategory(service_category) if service_category else None,
+                    service_category=(SERVICE_CATEGORIES.get(service_category) or ServiceCategory(service_category))
+                    if service_category
+                    else None,
                     campaign_categories=self.campaign_categories,
                 )
             self._memo[key] = decision

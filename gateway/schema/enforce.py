@@ -38,7 +38,7 @@ class Enforce(FieldExtension):
             source.customer_id, self.category, service_category
         )
         if not decision.allowed:
-            raise ForbiddenError.at(self.category, info.path.as_list(), info._raw_info.field_nodes[0])
+            raise ForbiddenError(self.category)  # graphql-core adds the path and locations
         result = next_(source, info, **kwargs)
         if isinstance(result, Awaitable):
             return await result

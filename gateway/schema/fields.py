@@ -34,6 +34,7 @@ from graphql import GraphQLObjectType, get_named_type
 from gateway.authz.explain import Step
 from gateway.authz.model import Category
 from gateway.schema.categories import CategoryDirective
+from gateway.schema.core import graphql_schema
 from gateway.schema.enforce import Enforce
 
 
@@ -134,7 +135,7 @@ def lookup_field(schema: strawberry.Schema, name: str) -> FieldCategory:
 def _object_types(schema: strawberry.Schema) -> dict[str, GraphQLObjectType]:
     return {
         name: t
-        for name, t in schema._schema.type_map.items()
+        for name, t in graphql_schema(schema).type_map.items()
         if isinstance(t, GraphQLObjectType) and not name.startswith("__")
     }
 

@@ -43,6 +43,7 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 
 from gateway.schema.errors import BadUserInputError, QueryTooComplexError
+from gateway.schema.sized_cache import SizedCache
 
 # Assumed length of a list field without a page argument, for the cost estimate.
 DEFAULT_LIST_SIZE = 10
@@ -238,3 +239,43 @@ def check_cost(
 
     unit_cost(operation.selection_set, _root_type(schema, operation))
 
+
+
+# Values that can change an operation's cost (page sizes, `@include`/`@skip`
+# conditions, and anything nested that may hold them); other values (ids,
+# names, dates, enum values) enter the key by their type only.
+_COST_BEARING = (int, float, bool, type(None), list, dict)
+COST_CACHE_BYTES = 8 * 1024 * 1024
+
+
+class CostCheck:
+    """:func:`check_cost`, computed once per document, operation and shape of its variables."""
+
+    def __init__(self, schema: GraphQLSchema, *, max_cost: int, max_page_size: int, max_usage_page: int) -> None:
+        self.schema = schema
+        self.limits = {"max_cost": max_cost, "max_page_size": max_page_size, "max_usage_page": max_usage_page}
+        # (None,) when within limits, else (error class name, message, extensions)
+        self._verdicts: SizedCache[tuple[Any, ...]] = SizedCache(COST_CACHE_BYTES)
+
+    def __call__(
+        self, digest: bytes, document: DocumentNode, operation: OperationDefinitionNode, variables: Mapping[str, Any]
+    ) -> None:
+        """Raise what :func:`check_cost` raises for these coerced ``variables``; ``digest`` names the text."""
+        shape = tuple(
+            (name, repr(value) if isinstance(value, _COST_BEARING) else type(value).__name__)
+            for name, value in sorted(variables.items())
+        )
+        key = (digest, operation.name.value if operation.name else None, shape)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            try:
+                check_cost(self.schema, document, operation, variables, **self.limits)  # type: ignore[arg-type]
+                verdict = (None,)
+            except GraphQLError as exc:
+                verdict = (type(exc).__name__, exc.message, dict(exc.extensions or {}))
+            self._verdicts.put(key, verdict, 256 + len(repr(shape)))
+        if verdict[0] is not None:
+            kind, message, extensions = verdict
+            error = BadUserInputError(message) if kind == BadUserInputError.__name__ else QueryTooComplexError(message)
+            error.extensions = extensions
+            raise error

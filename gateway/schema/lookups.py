@@ -52,6 +52,19 @@ class CustomerPage:
     facts: dict[int, Facts]
 
 
+def readable_condition(ctx: RequestContext, category: Category, scope: str | None = None) -> FactsCondition:
+    """The customers whose ``category`` (of a service of ``scope``) this caller may read, as a facts condition."""
+    cell = ctx.decisions.authorizer.readable_facts(
+        ctx.division,
+        ctx.purpose,
+        category,
+        service_category=ServiceCategoryValue(scope) if scope else None,
+        campaign_categories=ctx.decisions.campaign_categories,
+    )
+    mask, codes = code_condition(cell.fields, cell.allowed)
+    return FactsCondition(mask, tuple(codes))
+
+
 def _conditions(f: Filter) -> list[tuple[Category, str | None]]:
     """The reads a filter makes: each condition on a protected category is a read of it."""
     checks: list[tuple[Category, str | None]] = []
@@ -89,16 +102,13 @@ async def page_customers(ctx: RequestContext, first: int | None, after: str | No
         # A category the caller can never read is refused, not silently empty.
         if not authorizer.may_ever(ctx.division, ctx.purpose, category, campaign_categories=campaign):
             raise ForbiddenError(category)
-        cell = authorizer.readable_facts(
-            ctx.division,
-            ctx.purpose,
-            category,
-            service_category=ServiceCategoryValue(scope) if scope else None,
-            campaign_categories=campaign,
-        )
-        mask, codes = code_condition(cell.fields, cell.allowed)
-        readable.append(FactsCondition(mask, tuple(codes)))
-    query = replace(query, after_id=position, readable=tuple(readable))
+        readable.append(readable_condition(ctx, category, scope))
+    query = replace(
+        query,
+        after_id=position,
+        readable=tuple(readable),
+        subscriber_list=readable_condition(ctx, Category.SUBSCRIBER_LIST),
+    )
     matched = await customer_page(ctx.loaders.db, query)
     rows = matched[:first]
     facts: dict[int, Facts] = {}

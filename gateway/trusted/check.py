@@ -29,9 +29,9 @@ class Checked:
 
 def check_registry(bundle: PolicyBundle, limits: Limits) -> Checked:
     """Load and validate the registry beside ``bundle``; :class:`RegistryError` names the first bad file."""
-    from gateway.schema import build_schema  # noqa: PLC0415 - Strawberry only when checking
+    from gateway.schema import build_schema, graphql_schema  # noqa: PLC0415 - Strawberry only when checking
 
-    schema = build_schema()._schema
+    schema = graphql_schema(build_schema())
     registry = load_registry(bundle.directory, bundle.divisions, max_tokens=limits.max_tokens)
     return Checked(registry, prepare_registry(registry, Validator(schema, limits)), schema)
 

@@ -37,10 +37,10 @@ async def test_a_document_invalid_against_the_schema_gives_no_suggestions(gatewa
 def test_documents_deeper_than_the_limit_are_refused() -> None:
     from graphql import parse, specified_rules, validate  # noqa: PLC0415
 
-    from gateway.schema import build_schema  # noqa: PLC0415
+    from gateway.schema import build_schema, graphql_schema  # noqa: PLC0415
     from gateway.schema.limits import limit_rules  # noqa: PLC0415
 
-    schema = build_schema()._schema
+    schema = graphql_schema(build_schema())
     rules = [*specified_rules, *limit_rules(max_depth=4, max_aliases=30)]
     ok = parse("{ customer(id: 1) { services { usage { startedAt } } } }")
     deep = parse("{ customers { edges { node { services { usage { startedAt } } } } } }")

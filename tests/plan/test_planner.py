@@ -7,9 +7,9 @@ from graphql import OperationDefinitionNode, parse
 
 from bench.workload import FULL_PROFILE
 from gateway.plan import PLAN_CACHE_BYTES, Planner
-from gateway.schema import build_schema
+from gateway.schema import build_schema, graphql_schema
 
-SCHEMA = build_schema()._schema
+SCHEMA = graphql_schema(build_schema())
 
 
 def planned(planner: Planner, query: str, variables: dict[str, object] | None = None) -> bool:

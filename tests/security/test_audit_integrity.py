@@ -253,9 +253,9 @@ def test_every_route_of_the_app_is_classified() -> None:
 
 
 def test_every_root_field_is_classified(gateway: Gateway) -> None:
-    from gateway.schema import build_schema
+    from gateway.schema import build_schema, graphql_schema
 
-    schema = build_schema()._schema
+    schema = graphql_schema(build_schema())
     roots = set(schema.query_type.fields) | set(schema.mutation_type.fields if schema.mutation_type else {})
     assert roots - {"__typename"} == AUDITED_FIELDS | set(UNAUDITED_FIELDS)
 

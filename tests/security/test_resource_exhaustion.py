@@ -23,7 +23,7 @@ from graphql import GraphQLSchema
 from gateway.auth import issue_token
 from gateway.config import Limits, Settings
 from gateway.documents import BYTES_PER_TOKEN, Documents
-from gateway.schema import build_schema
+from gateway.schema import build_schema, graphql_schema
 from gateway.schema.sized_cache import SizedCache
 from tests.e2e.conftest import Gateway, _divisions, _started
 from tests.factories import make_customer
@@ -242,7 +242,7 @@ def _endpoint(gateway: Gateway) -> Any:
 
 @functools.cache
 def schema() -> GraphQLSchema:
-    return build_schema()._schema
+    return graphql_schema(build_schema())
 
 
 def worst_documents(count: int) -> list[str]:

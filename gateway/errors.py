@@ -1,0 +1,64 @@
+"""The gateway's errors, and what a caller sees of each.
+
+A request ends in one of three ways: it is answered (data, perhaps with
+field errors), refused (one error, no data), or the gateway cannot answer
+(a backing store is unavailable: fail closed). The classes:
+
+    FieldError                 a field answered null with an error at its path
+                               (FORBIDDEN + category); the rest of the data is sent
+    Refusal                    the whole request refused with one public code
+                               (``gateway.responses``: code -> HTTP status)
+      NotRegistered            not a registered trusted document (``gateway.trusted``)
+    AuthError                  no valid token or purpose (``gateway.auth``): 401/400/403
+    KeySourceUnavailable       the JWKS cannot be read: 503
+    ServiceUnavailableError    the database, policy or facts cannot be used: 503
+    AuditUnavailable           the audit store refused the request's events: 503, no data
+    Disconnected               the client went away: nothing is sent (logged as 499)
+
+Errors of graphql-core's reference path (``GraphQLError``) become
+:class:`FieldError` (or a refusal) once, in the endpoint; nothing after that
+matches on message text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLError
+
+
+class FieldError:
+    """One error of an answer, in its public form (message, locations, path, extensions)."""
+
+    __slots__ = ("formatted",)
+
+    def __init__(self, formatted: dict[str, Any]) -> None:
+        self.formatted = formatted
+
+    @property
+    def code(self) -> str:
+        return str(self.formatted["extensions"]["code"])
+
+    @property
+    def category(self) -> str | None:
+        category = self.formatted["extensions"].get("category")
+        return category if isinstance(category, str) else None
+
+    @classmethod
+    def of(cls, error: GraphQLError) -> FieldError:
+        """A graphql-core error in its public form: no "Did you mean", a code always."""
+        formatted: dict[str, Any] = {"message": strip_suggestions(error.message)}
+        if error.locations:
+            formatted["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
+        if error.path is not None:
+            formatted["path"] = error.path
+        extensions = dict(error.extensions or {})
+        extensions.setdefault("code", "INTERNAL_SERVER_ERROR")
+        formatted["extensions"] = extensions
+        return cls(formatted)
+
+
+def strip_suggestions(message: str) -> str:
+    """graphql-core's message without its "Did you mean ..." (it would list schema names)."""
+    cut = message.find(" Did you mean")
+    return message if cut < 0 else message[:cut]
