@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from functools import cached_property
 
 from gateway.authz.model import Facts
 from gateway.resolvers import billing, consent, customers, facts, services
@@ -26,37 +26,64 @@ from gateway.resolvers.rows import (
 from gateway.resolvers.services import UsageKey
 
 
-@dataclass
 class Loaders:
-    db: Database
-    customer: DataLoader[int, CustomerRow | None] = field(init=False)
-    contact: DataLoader[int, ContactRow | None] = field(init=False)
-    address: DataLoader[tuple[int, str], AddressRow | None] = field(init=False)
-    services: DataLoader[int, list[ServiceRow]] = field(init=False)
-    configuration: DataLoader[int, ConfigurationRow | None] = field(init=False)
-    usage: DataLoader[UsageKey, list[UsageRow]] = field(init=False)
-    usage_summary: DataLoader[tuple[int, str], UsageSummaryRow | None] = field(init=False)
-    last_location: DataLoader[int, list[DeviceLocationRow]] = field(init=False)
-    invoices: DataLoader[tuple[int, int], list[InvoiceRow]] = field(init=False)
-    balance: DataLoader[int, MoneyRow | None] = field(init=False)
-    payment_method: DataLoader[int, PaymentMethodRow | None] = field(init=False)
-    approval: DataLoader[tuple[int, str], ApprovalRow | None] = field(init=False)
-    notices: DataLoader[int, list[NoticeRow]] = field(init=False)
-    facts: DataLoader[int, Facts | None] = field(init=False)
+    """The request's DataLoaders, each made on first use (a planned request uses none of them)."""
 
-    def __post_init__(self) -> None:
-        db = self.db
-        self.customer = DataLoader(lambda keys: customers.customers_by_id(db, keys))
-        self.contact = DataLoader(lambda keys: customers.contacts_by_customer(db, keys))
-        self.address = DataLoader(lambda keys: customers.addresses(db, keys))
-        self.services = DataLoader(lambda keys: services.services_by_customer(db, keys))
-        self.configuration = DataLoader(lambda keys: services.configurations(db, keys))
-        self.usage = DataLoader(lambda keys: services.usage(db, keys))
-        self.usage_summary = DataLoader(lambda keys: services.usage_summaries(db, keys))
-        self.last_location = DataLoader(lambda keys: services.last_known_locations(db, keys))
-        self.invoices = DataLoader(lambda keys: billing.invoices(db, keys))
-        self.balance = DataLoader(lambda keys: billing.balances(db, keys))
-        self.payment_method = DataLoader(lambda keys: billing.payment_methods(db, keys))
-        self.approval = DataLoader(lambda keys: consent.latest_approvals(db, keys))
-        self.notices = DataLoader(lambda keys: consent.notices(db, keys))
-        self.facts = DataLoader(lambda keys: facts.facts_by_customer(db, keys))
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @cached_property
+    def customer(self) -> DataLoader[int, CustomerRow | None]:
+        return DataLoader(lambda keys: customers.customers_by_id(self.db, keys))
+
+    @cached_property
+    def contact(self) -> DataLoader[int, ContactRow | None]:
+        return DataLoader(lambda keys: customers.contacts_by_customer(self.db, keys))
+
+    @cached_property
+    def address(self) -> DataLoader[tuple[int, str], AddressRow | None]:
+        return DataLoader(lambda keys: customers.addresses(self.db, keys))
+
+    @cached_property
+    def services(self) -> DataLoader[int, list[ServiceRow]]:
+        return DataLoader(lambda keys: services.services_by_customer(self.db, keys))
+
+    @cached_property
+    def configuration(self) -> DataLoader[int, ConfigurationRow | None]:
+        return DataLoader(lambda keys: services.configurations(self.db, keys))
+
+    @cached_property
+    def usage(self) -> DataLoader[UsageKey, list[UsageRow]]:
+        return DataLoader(lambda keys: services.usage(self.db, keys))
+
+    @cached_property
+    def usage_summary(self) -> DataLoader[tuple[int, str], UsageSummaryRow | None]:
+        return DataLoader(lambda keys: services.usage_summaries(self.db, keys))
+
+    @cached_property
+    def last_location(self) -> DataLoader[int, list[DeviceLocationRow]]:
+        return DataLoader(lambda keys: services.last_known_locations(self.db, keys))
+
+    @cached_property
+    def invoices(self) -> DataLoader[tuple[int, int], list[InvoiceRow]]:
+        return DataLoader(lambda keys: billing.invoices(self.db, keys))
+
+    @cached_property
+    def balance(self) -> DataLoader[int, MoneyRow | None]:
+        return DataLoader(lambda keys: billing.balances(self.db, keys))
+
+    @cached_property
+    def payment_method(self) -> DataLoader[int, PaymentMethodRow | None]:
+        return DataLoader(lambda keys: billing.payment_methods(self.db, keys))
+
+    @cached_property
+    def approval(self) -> DataLoader[tuple[int, str], ApprovalRow | None]:
+        return DataLoader(lambda keys: consent.latest_approvals(self.db, keys))
+
+    @cached_property
+    def notices(self) -> DataLoader[int, list[NoticeRow]]:
+        return DataLoader(lambda keys: consent.notices(self.db, keys))
+
+    @cached_property
+    def facts(self) -> DataLoader[int, Facts | None]:
+        return DataLoader(lambda keys: facts.facts_by_customer(self.db, keys))
