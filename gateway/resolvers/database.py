@@ -120,6 +120,8 @@ class Database:
         self.round_trips = 0
         self.on_replica = False
         self._pinned: Any = None
+        self._pinning = False
+        self._pinned_pool: asyncpg.Pool = pool
         self._source: asyncio.Future[asyncpg.Pool] | None = None
 
     @property
@@ -154,18 +156,26 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def pinned(self) -> AsyncIterator[None]:
-        """Run every query inside on one connection, one at a time (the planned executor)."""
-        source = await self.source()
-        async with source.acquire(timeout=self.acquire_timeout) as conn:
-            self._pinned = conn
-            try:
-                yield
-            finally:
-                self._pinned = None
+        """Run every query inside on one connection, one at a time (the planned executor).
+
+        The connection is taken at the first query (a request that reads
+        nothing, as ``me``, takes none) and given back when the block ends.
+        """
+        self._pinning = True
+        try:
+            yield
+        finally:
+            self._pinning = False
+            conn, self._pinned = self._pinned, None
+            if conn is not None:
+                await self._pinned_pool.release(conn)
 
     async def fetch(self, sql: str, *args: Any) -> Sequence[asyncpg.Record]:
         self.round_trips += 1
-        if self._pinned is not None:
+        if self._pinning:
+            if self._pinned is None:
+                self._pinned_pool = await self.source()
+                self._pinned = await self._pinned_pool.acquire(timeout=self.acquire_timeout)
             return await self._pinned.fetch(sql, *args)  # type: ignore[no-any-return]
         source = await self.source()
         async with source.acquire(timeout=self.acquire_timeout) as conn:
