@@ -75,13 +75,31 @@ def combined(statements: Sequence[Statement]) -> Combined:
 
     The rows of a subquery reach ``json_agg`` in the subquery's order (an
     aggregate without a combine function is never run in parallel), so
-    ordered batches keep their order.
+    ordered batches keep their order. A list of ids that several statements
+    take (a page's customer ids, for most of them) is sent once: the driver
+    encodes arrays element by element.
     """
     columns = []
     args: list[Any] = []
+    shared: dict[tuple[int, ...], int] = {}  # a list of ints -> its placeholder number
     for index, statement in enumerate(statements):
-        offset = len(args)
-        sql = _PLACEHOLDER.sub(lambda m, o=offset: f"${int(m.group(1)) + o}", statement.sql)  # type: ignore[misc]
+        numbers: list[int] = []
+        for value in statement.args:
+            key = _ids_key(value)
+            number = shared.get(key) if key is not None else None
+            if number is None:
+                args.append(value)
+                number = len(args)
+                if key is not None:
+                    shared[key] = number
+            numbers.append(number)
+        sql = _PLACEHOLDER.sub(lambda m, n=numbers: f"${n[int(m.group(1)) - 1]}", statement.sql)  # type: ignore[misc]
         columns.append(f"(SELECT coalesce(json_agg(t), '[]'::json) FROM ({sql}) t)::text AS r{index}")
-        args.extend(statement.args)
     return Combined("SELECT " + ", ".join(columns), tuple(args), tuple(statements))
+
+
+def _ids_key(value: Any) -> tuple[int, ...] | None:
+    """A list of ints, as a key (its placeholder is shared); None for anything else."""
+    if type(value) is list and value and all(type(v) is int for v in value):
+        return tuple(value)
+    return None
