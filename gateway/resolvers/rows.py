@@ -1,5 +1,8 @@
 """Plain rows the resolvers return; the GraphQL types read their attributes.
 
+Immutable named tuples: a request builds hundreds of rows, and a tuple is
+made about three times faster than a frozen dataclass.
+
 Every row that can carry protected data knows its ``customer_id`` (and, for
 service-scoped data, ``service_category``): that is the scope the enforcement
 extension authorizes before any field below it resolves.
@@ -7,12 +10,11 @@ extension authorizes before any field below it resolves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class CustomerRow:
+class CustomerRow(NamedTuple):
     id: int
     account_number: str
     segment: str
@@ -27,15 +29,13 @@ class CustomerRow:
     service_category = None
 
 
-@dataclass(frozen=True, slots=True)
-class ContactRow:
+class ContactRow(NamedTuple):
     customer_id: int
     email: str | None
     contact_phone: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class AddressRow:
+class AddressRow(NamedTuple):
     customer_id: int
     kind: str
     line1: str
@@ -44,8 +44,7 @@ class AddressRow:
     postal_code: str
 
 
-@dataclass(frozen=True, slots=True)
-class ServiceRow:
+class ServiceRow(NamedTuple):
     id: int
     customer_id: int
     category: str
@@ -58,8 +57,7 @@ class ServiceRow:
         return self.category
 
 
-@dataclass(frozen=True, slots=True)
-class ConfigurationRow:
+class ConfigurationRow(NamedTuple):
     service_id: int
     customer_id: int
     features: list[str]
@@ -68,8 +66,7 @@ class ConfigurationRow:
     ip_address: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class UsageRow:
+class UsageRow(NamedTuple):
     customer_id: int
     service_id: int
     service_category: str
@@ -81,8 +78,7 @@ class UsageRow:
     cell_site: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceLocationRow:
+class DeviceLocationRow(NamedTuple):
     """The most recent cell site one service's device was seen at (LOCATION of that service)."""
 
     customer_id: int
@@ -92,22 +88,19 @@ class DeviceLocationRow:
     seen_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class UsageSummaryRow:
+class UsageSummaryRow(NamedTuple):
     month: str
     calls: int
     minutes: int
     bytes: int
 
 
-@dataclass(frozen=True, slots=True)
-class MoneyRow:
+class MoneyRow(NamedTuple):
     amount_cents: int
     currency: str
 
 
-@dataclass(frozen=True, slots=True)
-class InvoiceRow:
+class InvoiceRow(NamedTuple):
     id: int
     customer_id: int
     period: str
@@ -116,14 +109,12 @@ class InvoiceRow:
     status: str
 
 
-@dataclass(frozen=True, slots=True)
-class PaymentMethodRow:
+class PaymentMethodRow(NamedTuple):
     kind: str
     last4: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class ApprovalRow:
+class ApprovalRow(NamedTuple):
     id: int
     customer_id: int
     status: str
@@ -132,16 +123,14 @@ class ApprovalRow:
     recorded_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class NoticeRow:
+class NoticeRow(NamedTuple):
     id: int
     customer_id: int
     sent_at: datetime
     method: str
 
 
-@dataclass(frozen=True, slots=True)
-class CampaignRow:
+class CampaignRow(NamedTuple):
     id: str
     name: str
     description: str

@@ -12,7 +12,6 @@ failing audit store leaves no change behind. Refusals are
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -103,7 +102,7 @@ async def _write_once(
         result = await write(conn)
         if guard is not None:
             db.round_trips += 1
-            await conn.execute(_ANSWER_SQL, guard.client, guard.key, orjson.dumps(dataclasses.asdict(result)).decode())
+            await conn.execute(_ANSWER_SQL, guard.client, guard.key, orjson.dumps(result._asdict()).decode())
         await _audit(db, conn, audit)
         return result
 
