@@ -52,12 +52,15 @@ log = logging.getLogger("cpni_gateway.audit")
 MAX_GROUP_REQUESTS = 64
 MAX_GROUP_EVENTS = 2048
 MAX_QUEUED_REQUESTS = 1024
-# close(): how long pending groups may take to commit before they are failed.
-CLOSE_TIMEOUT_S = 5.0
+# close(): how long pending groups may take to commit before they are failed (as gateway.db.close_pool).
+CLOSE_TIMEOUT_S = 1.0
 # The values audit_events.document_trust accepts (CHECK in migration 0007).
 DOCUMENT_TRUST = frozenset({"REGISTERED", "UNREGISTERED", "REFUSED"})
 INT8 = range(-(2**63), 2**63)
 
+# Since migration 0007 the request's fields include its trusted-document check.
+APPEND_SIGNATURE = "audit_append(integer, text, text, text, text, text, text, text, text, text, audit_event_in[])"
+APPEND_SQL = "SELECT audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::audit_event_in[])"
 # One audit_append per request: the requests' fields as parallel arrays, the
 # events of all of them as one array that each call slices ([lo:hi], 1-based).
 GROUP_SQL = """
@@ -70,6 +73,8 @@ SELECT r.ord, audit_append($1, r.request_id, r.client, r.division, r.purpose, r.
 """
 
 OnConnection = Callable[[Any], Awaitable[None]]
+# Told each group's size and whether it committed (gateway.metrics.Metrics.audit_group).
+Observer = Callable[[int, bool], None]
 
 
 class CommitFailed(Exception):
@@ -142,8 +147,13 @@ def _check_text(value: object) -> None:
 async def append_group(conn: Any, appends: Sequence[Append]) -> list[int]:
     """Append each request's events with its own ``audit_append`` call, all in one statement
     (one implicit transaction unless ``conn`` is in one); the counts written, in order."""
+    if len(appends) == 1:  # the idle case: the plain call encodes less (~60 us) than the arrays
+        only = appends[0]
+        return [await conn.fetchval(APPEND_SQL, only.hint, *only.fields, list(only.rows))]
     columns: list[list[Any]] = [[a.fields[i] for a in appends] for i in range(len(_NULLABLE))]
-    lo, hi, rows = [], [], []
+    lo: list[int] = []
+    hi: list[int] = []
+    rows: list[tuple[Any, ...]] = []
     for a in appends:
         lo.append(len(rows) + 1)
         rows.extend(a.rows)
@@ -165,8 +175,8 @@ class GroupCommit:
     ``on_connection`` runs on the group's connection before its statement
     (the writer keeps its partitions there); its failure is its own business
     and must not raise. ``commits``, ``appended_requests`` and
-    ``failed_commits`` count what was written, ``pending`` what waits, for
-    metrics and tests.
+    ``failed_commits`` count what was written, ``pending`` what waits;
+    ``observer``, if set, is told of every group's end (metrics).
     """
 
     def __init__(
@@ -186,6 +196,7 @@ class GroupCommit:
         self.max_events = max_events
         self.acquire_timeout_s = acquire_timeout_s
         self.on_connection = on_connection
+        self.observer: Observer | None = None
         self.commits = 0
         self.appended_requests = 0
         self.failed_commits = 0
@@ -261,6 +272,7 @@ class GroupCommit:
             self.failed_commits += 1
             log.warning("audit group of %d requests not committed (%s)", len(group), type(exc).__name__)
             self._resolve(group, CommitFailed(type(exc).__name__))
+            self._observe(len(group), committed=False)
             return
         self.commits += 1
         self.appended_requests += len(group)
@@ -268,6 +280,15 @@ class GroupCommit:
             if not waiter.done.done():
                 waiter.done.set_result(count)
             self._done()
+        self._observe(len(group), committed=True)
+
+    def _observe(self, requests: int, *, committed: bool) -> None:
+        if self.observer is None:
+            return
+        try:
+            self.observer(requests, committed)
+        except Exception as exc:  # a metric must not fail the requests queued behind
+            log.warning("audit group observer failed (%s)", type(exc).__name__)
 
     def _resolve(self, group: list[_Waiter], failure: CommitFailed) -> None:
         for waiter in group:

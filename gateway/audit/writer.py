@@ -27,7 +27,14 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from gateway.audit.chain import EventContent
-from gateway.audit.group import Append, CommitFailed, GroupCommit, request_fields
+from gateway.audit.group import (
+    APPEND_SIGNATURE,
+    APPEND_SQL,
+    Append,
+    CommitFailed,
+    GroupCommit,
+    request_fields,
+)
 from gateway.authz.model import Category, Regime
 from gateway.config import Settings
 from gateway.db import DatabaseError, close_pool, create_pool
@@ -51,9 +58,6 @@ Names = tuple[str, ...]
 Connection: TypeAlias = "asyncpg.Connection | PoolConnectionProxy[Any]"
 
 PARTITION_LOCK_TIMEOUT_MS = 200
-# Since migration 0007 the request's fields include its trusted-document check.
-APPEND_SIGNATURE = "audit_append(integer, text, text, text, text, text, text, text, text, text, audit_event_in[])"
-APPEND_SQL = "SELECT audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::audit_event_in[])"
 
 
 class AuditUnavailable(Exception):

@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
+from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.audit.chain import EventContent
 from gateway.audit.writer import APPEND_SIGNATURE, AuditUnavailable, AuditWriter
@@ -93,6 +94,18 @@ async def waiting_for_a_head(pool: asyncpg.Pool) -> None:
             await asyncio.sleep(0.005)
 
 
+async def audit_metrics(gw: Gateway) -> dict[str, float]:
+    """The audit group counters of ``/metrics``, by sample name and outcome."""
+    text = (await gw.client.get("/metrics")).text
+    return {
+        f"{sample.name}:{sample.labels['outcome']}": sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name in ("cpni_gateway_audit_commits", "cpni_gateway_audit_group_requests")
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    }
+
+
 async def events_of(pool: asyncpg.Pool, request_ids: list[str]) -> dict[str, list[asyncpg.Record]]:
     rows = await pool.fetch(
         "SELECT request_id, customer_id, chain, seq FROM audit_events WHERE request_id = ANY($1) ORDER BY chain, seq",
@@ -132,12 +145,18 @@ async def test_40_concurrent_reads_each_get_their_answer_and_record_in_fewer_com
     gw, writer, pool = started
     made = [await make_customer(pool, usage_per_service=0) for _ in range(N)]
     commits, appended = writer.commits, writer.appended_requests
+    counted = await audit_metrics(gw)
     responses = await read_customers(gw, [m.id for m in made])
     assert [r.status_code for r in responses] == [200] * N
     for response, customer in zip(responses, made, strict=True):
         assert response.json()["data"]["customer"]["name"] == f"Test Customer {customer.id}"
     assert writer.appended_requests - appended == N
     assert writer.commits - commits < N
+    now = await audit_metrics(gw)
+    grouped = "cpni_gateway_audit_group_requests_total:committed"
+    assert now[grouped] - counted.get(grouped, 0.0) == N
+    commits_total = "cpni_gateway_audit_commits_total:committed"
+    assert now[commits_total] - counted.get(commits_total, 0.0) == writer.commits - commits
     request_ids = [r.headers["X-Request-Id"] for r in responses]
     recorded = await events_of(pool, request_ids)
     for request_id, customer in zip(request_ids, made, strict=True):
