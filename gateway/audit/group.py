@@ -256,7 +256,7 @@ class GroupCommit:
                 await self._commit(group)
                 group = []
         except BaseException:  # cancelled (close() past its deadline, loop shutdown): fail closed
-            self._resolve([*group, *self._queue], CommitFailed("cancelled"))
+            self._resolve([*group, *self._queue], "cancelled")
             self._queue.clear()
             raise
         finally:
@@ -271,7 +271,7 @@ class GroupCommit:
         except Exception as exc:  # any failure, or an uncertain commit: no request of the group is answered
             self.failed_commits += 1
             log.warning("audit group of %d requests not committed (%s)", len(group), type(exc).__name__)
-            self._resolve(group, CommitFailed(type(exc).__name__))
+            self._resolve(group, type(exc).__name__)
             self._observe(len(group), committed=False)
             return
         self.commits += 1
@@ -290,10 +290,10 @@ class GroupCommit:
         except Exception as exc:  # a metric must not fail the requests queued behind
             log.warning("audit group observer failed (%s)", type(exc).__name__)
 
-    def _resolve(self, group: list[_Waiter], failure: CommitFailed) -> None:
+    def _resolve(self, group: list[_Waiter], why: str) -> None:
         for waiter in group:
             if not waiter.done.done():
-                waiter.done.set_exception(failure)
+                waiter.done.set_exception(CommitFailed(why))  # one each: a raised exception gathers a traceback
             self._done()
 
     def _done(self) -> None:
