@@ -10,7 +10,8 @@ Uses ``DATABASE_URL`` if set, else an embedded PostgreSQL in
    same run (so drift hits both alike): mean, p50, p99 latency, and the time
    spent inside ``AuditWriter.record`` itself;
 2. the writer alone under concurrency: single-event requests from 64
-   concurrent tasks (events/s: the trail's write throughput);
+   concurrent tasks (events/s: the trail's write throughput), and how many
+   group commits they took (gateway/audit/group.py);
 3. ``audit export`` to /dev/null, JSON lines and CSV, in rows/s.
 """
 
@@ -174,7 +175,10 @@ async def write_throughput(url: str, tasks: int = 64, per_task: int = 100) -> No
     elapsed = time.perf_counter() - start
     await writer.close()
     total = tasks * per_task
-    print(f"writer alone: {total} one-event requests from {tasks} tasks in {elapsed:.2f} s: {total / elapsed:,.0f}/s")
+    print(
+        f"writer alone: {total} one-event requests from {tasks} tasks in {elapsed:.2f} s: {total / elapsed:,.0f}/s"
+        f" in {writer.commits} group commits"
+    )
 
 
 async def export_speed(url: str, rows: int) -> None:

@@ -260,6 +260,7 @@ def create_app(
             raise
         replicas = await open_replicas(settings)  # read-only requests (docs/SCALING.md)
         metrics_ = Metrics()
+        audit.group.observer = metrics_.audit_group
         endpoint = GraphQLEndpoint(
             settings=settings,
             schema=graphql_schema(schema),

@@ -60,6 +60,18 @@ class Metrics:
         self.audit_seconds = Histogram(
             "cpni_gateway_audit_write_seconds", "Time to write a request's audit events.", buckets=AUDIT_BUCKETS, registry=r
         )
+        self.audit_commits = Counter(
+            "cpni_gateway_audit_commits",
+            "Audit group commits (one transaction, one WAL flush each) by outcome (committed or failed).",
+            ["outcome"],
+            registry=r,
+        )
+        self.audit_grouped = Counter(
+            "cpni_gateway_audit_group_requests",
+            "Requests whose audit events went in a group commit, by the commit's outcome.",
+            ["outcome"],
+            registry=r,
+        )
         self.reads = Counter(
             "cpni_gateway_reads",
             "Read-only requests by the server that answered them, with replicas configured (docs/SCALING.md).",
@@ -85,6 +97,12 @@ class Metrics:
                 counts.update((category.value, "deny") for category in access.denied)
             for (category, outcome), count in counts.items():
                 self.decisions.labels(category, outcome).inc(count)
+
+    def audit_group(self, requests: int, committed: bool) -> None:
+        """An audit group commit of ``requests`` requests ended (gateway/audit/group.py)."""
+        outcome = "committed" if committed else "failed"
+        self.audit_commits.labels(outcome).inc()
+        self.audit_grouped.labels(outcome).inc(requests)
 
     def read_from(self, server: str) -> None:
         """A read-only request ran on ``server`` (``replica`` or ``primary``)."""

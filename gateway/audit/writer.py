@@ -1,13 +1,16 @@
-"""Writes the events of one request: one statement, committed before the response.
+"""Writes the events of a request, durable before the response.
 
 One event per customer the request read or was denied, plus one without a
 customer for a denial tied to none (a filter on a category the caller can
-never read). The write is a single call of ``audit_append`` (0002/0004
-migrations): one round trip, the chain head locked only while the database
-runs it. If it fails the request fails closed (:class:`AuditUnavailable` ->
-HTTP 503, no data). Never field values, never tokens.
+never read). A request's events are one call of ``audit_append`` (0002/0004/
+0007 migrations), which links them into a hash chain under the chain head's
+lock. If the write fails the request fails closed (:class:`AuditUnavailable`
+-> HTTP 503, no data). Never field values, never tokens.
 
-Reads append after execution, in a transaction of their own. A mutation
+Reads append after execution by group commit (:mod:`gateway.audit.group`):
+the appends of concurrent requests share one statement, one transaction and
+one WAL flush, and each request returns only once the commit holding its
+events succeeded; a failed group fails every request in it. A mutation
 appends inside the transaction of its write (:meth:`AuditWriter.record_within`),
 so the change and its record commit together or not at all; the endpoint's
 later :meth:`AuditWriter.record` then skips what that append already holds.
@@ -17,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import time
-import zlib
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -25,6 +27,14 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from gateway.audit.chain import EventContent
+from gateway.audit.group import (
+    APPEND_SIGNATURE,
+    APPEND_SQL,
+    Append,
+    CommitFailed,
+    GroupCommit,
+    request_fields,
+)
 from gateway.authz.model import Category, Regime
 from gateway.config import Settings
 from gateway.db import DatabaseError, close_pool, create_pool
@@ -48,9 +58,6 @@ Names = tuple[str, ...]
 Connection: TypeAlias = "asyncpg.Connection | PoolConnectionProxy[Any]"
 
 PARTITION_LOCK_TIMEOUT_MS = 200
-# Since migration 0007 the request's fields include its trusted-document check.
-APPEND_SIGNATURE = "audit_append(integer, text, text, text, text, text, text, text, text, text, audit_event_in[])"
-APPEND_SQL = "SELECT audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::audit_event_in[])"
 
 
 class AuditUnavailable(Exception):
@@ -122,54 +129,18 @@ def not_yet_recorded(events: Sequence[EventContent], recorded: Sequence[EventCon
             and set(new.disclosed) <= set(old.disclosed)
             and set(new.denied) <= set(old.denied)
             and set(new.policy_ids) <= set(old.policy_ids)
-            and _request_fields(old) == _request_fields(new)
+            and request_fields(old) == request_fields(new)
         )
 
     return [e for e in events if not any(covers(old, e) for old in recorded)]
-
-
-def _request_fields(event: EventContent) -> tuple[str | None, ...]:
-    """What ``audit_append`` stores once per request rather than per event."""
-    return (
-        event.request_id,
-        event.client,
-        event.division,
-        event.purpose,
-        event.regime,
-        event.campaign_id,
-        event.operation_name,
-        event.document_id,
-        event.document_trust,
-    )
 
 
 async def append_on(conn: Connection, events: Sequence[EventContent]) -> int:
     """Append events of one request (they share its request fields) in one statement on ``conn``."""
     if not events:
         return 0
-    first = events[0]
-    shared = _request_fields(first)
-    if any(_request_fields(e) != shared for e in events):
-        raise ValueError("the events of one append must come from one request")
-    rows: list[tuple[Any, ...]] = [
-        (e.customer_id, list(e.disclosed), list(e.denied), list(e.policy_ids), e.digest()) for e in events
-    ]
-    # Spreads requests over the chains; any free chain is taken anyway.
-    hint = zlib.crc32(first.request_id.encode()) & 0x7FFFFFFF
-    written: int = await conn.fetchval(
-        APPEND_SQL,
-        hint,
-        first.request_id,
-        first.client,
-        first.division,
-        first.purpose,
-        first.regime,
-        first.campaign_id,
-        first.operation_name,
-        first.document_id,
-        first.document_trust,
-        rows,
-    )
+    append = Append.of(events)
+    written: int = await conn.fetchval(APPEND_SQL, append.hint, *append.fields, list(append.rows))
     return written
 
 
@@ -180,14 +151,42 @@ async def _as_audit_role(conn: asyncpg.Connection) -> None:
 
 
 class AuditWriter:
-    """Appends each request's events to the hash-chained audit table."""
+    """Appends each request's events to the hash-chained audit table.
 
-    def __init__(self, pool: asyncpg.Pool, regime: Regime, *, owns_pool: bool = False) -> None:
-        """``pool``: connections that may call ``audit_append`` (see :meth:`open`)."""
+    ``commits`` and ``appended_requests`` count the group commits of reads
+    and refusals and the requests they held (``record_within`` is not
+    counted: it commits with its mutation).
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        regime: Regime,
+        *,
+        owns_pool: bool = False,
+        acquire_timeout_s: float | None = None,
+        group: dict[str, int] | None = None,
+    ) -> None:
+        """``pool``: connections that may call ``audit_append`` (see :meth:`open`); ``group``:
+        bounds for :class:`gateway.audit.group.GroupCommit` (``max_requests``, ``max_events``,
+        ``max_queued``)."""
         self.pool = pool
         self.regime = Regime(regime)
         self._owns_pool = owns_pool
         self._partitions_checked = float("-inf")
+        self.group = GroupCommit(
+            pool, acquire_timeout_s=acquire_timeout_s, on_connection=self._keep_partitions, **(group or {})
+        )
+
+    @property
+    def commits(self) -> int:
+        """Group commits that succeeded (each one transaction, one WAL flush)."""
+        return self.group.commits
+
+    @property
+    def appended_requests(self) -> int:
+        """Requests whose events those commits held."""
+        return self.group.appended_requests
 
     @classmethod
     async def open(cls, settings: Settings, dsn: str) -> AuditWriter:
@@ -198,7 +197,7 @@ class AuditWriter:
         then does not start, rather than serve data it cannot record.
         """
         pool = await create_pool(settings, dsn, min_size=0, max_size=settings.pool_max_size, init=_as_audit_role)
-        writer = cls(pool, settings.regime, owns_pool=True)
+        writer = cls(pool, settings.regime, owns_pool=True, acquire_timeout_s=settings.limits.pool_acquire_timeout_s)
         refused = DatabaseError(
             f"the database login may not act as role {AUDIT_ROLE} or {AUDIT_ROLE} may not call audit_append(): "
             f"GRANT {AUDIT_ROLE} TO <login role>; GRANT EXECUTE ON FUNCTION {APPEND_SIGNATURE} TO {AUDIT_ROLE}"
@@ -225,6 +224,8 @@ class AuditWriter:
         return writer
 
     async def close(self) -> None:
+        """Commit what is queued (bounded: what cannot commit in time fails), then close the pool."""
+        await self.group.close()
         if self._owns_pool:
             await close_pool(self.pool)
 
@@ -247,23 +248,23 @@ class AuditWriter:
             )
             if ctx.audit_committed is not None:
                 events = not_yet_recorded(events, ctx.audit_committed)
-            return await self.append(events)
-        except DATABASE_ERRORS as exc:
-            log.warning("request %s: audit write failed (%s)", ctx.request_id, type(exc).__name__)
-            raise AuditUnavailable() from None
-        except (ValueError, TypeError) as exc:  # a value the trail cannot encode (e.g. a lone surrogate)
+        except (ValueError, TypeError) as exc:
             log.error("request %s: audit event not encodable (%s)", ctx.request_id, type(exc).__name__)
             raise AuditUnavailable() from None
+        return await self._durably(ctx.request_id, events)
 
     async def record_refusal(self, event: EventContent) -> int:
         """Write the one event of a request refused before it read anything (e.g. not registered)."""
+        return await self._durably(event.request_id, [event])
+
+    async def _durably(self, request_id: str, events: Sequence[EventContent]) -> int:
         try:
-            return await self.append([event])
-        except DATABASE_ERRORS as exc:
-            log.warning("request %s: audit write failed (%s)", event.request_id, type(exc).__name__)
+            return await self.append(events)
+        except AuditUnavailable as exc:
+            log.warning("request %s: audit write failed (%s)", request_id, exc.args[0] if exc.args else "")
             raise AuditUnavailable() from None
-        except (ValueError, TypeError) as exc:
-            log.error("request %s: audit event not encodable (%s)", event.request_id, type(exc).__name__)
+        except (ValueError, TypeError) as exc:  # a value the trail cannot encode (e.g. a lone surrogate)
+            log.error("request %s: audit event not encodable (%s)", request_id, type(exc).__name__)
             raise AuditUnavailable() from None
 
     async def record_within(self, conn: Connection, ctx: RequestContext, operation_name: str | None) -> int:
@@ -292,13 +293,24 @@ class AuditWriter:
         return written
 
     async def append(self, events: Sequence[EventContent]) -> int:
-        """Append events of one request (they share its request fields) in one statement."""
+        """Append events of one request (they share its request fields); return once they are durable.
+
+        They are checked here, on the caller's task (ValueError or TypeError:
+        not encodable), then join the next group commit. Raises
+        :class:`AuditUnavailable` (``args[0]``: why, safe to log) when the
+        group's commit failed or may have.
+        """
         if not events:
             return 0
-        async with self.pool.acquire() as conn:
-            if time.monotonic() - self._partitions_checked > PARTITION_CHECK_INTERVAL_S:
-                await self._ensure_partitions(conn)
-            return await append_on(conn, events)
+        append = Append.of(events)
+        try:
+            return await self.group.submit(append)
+        except CommitFailed as exc:
+            raise AuditUnavailable(*exc.args) from None
+
+    async def _keep_partitions(self, conn: PoolConnectionProxy[Any]) -> None:
+        if time.monotonic() - self._partitions_checked > PARTITION_CHECK_INTERVAL_S:
+            await self._ensure_partitions(conn)
 
     async def _ensure_partitions(self, conn: PoolConnectionProxy[Any]) -> None:
         """Create the coming months' partitions; on failure the default partition still takes events.
