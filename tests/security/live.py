@@ -24,8 +24,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_gateway(settings: Settings, database_url: str, **options: Any) -> Iterator[int]:
-    """Serve the gateway with the production uvicorn options (plus ``options``); yields the port."""
+def live_server(settings: Settings, database_url: str, **options: Any) -> Iterator[tuple[uvicorn.Server, int]]:
+    """Serve the gateway with the production uvicorn options (plus ``options``); yields the server and port."""
     port = free_port()
     # The tests' own logging stays in place (caplog): no log_config.
     config = uvicorn.Config(
@@ -43,7 +43,14 @@ def live_gateway(settings: Settings, database_url: str, **options: Any) -> Itera
             raise RuntimeError("the gateway did not start")
         time.sleep(0.02)
     try:
-        yield port
+        yield server, port
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def live_gateway(settings: Settings, database_url: str, **options: Any) -> Iterator[int]:
+    """Serve the gateway with the production uvicorn options (plus ``options``); yields the port."""
+    with live_server(settings, database_url, **options) as (_, port):
+        yield port

@@ -23,6 +23,7 @@ from graphql import GraphQLSchema
 from gateway.auth import issue_token
 from gateway.config import Limits, Settings
 from gateway.documents import BYTES_PER_TOKEN, Documents
+from gateway.http_protocol import MAX_HEAD_BYTES, H11HeadDeadline, HttpToolsHeadDeadline
 from gateway.schema import build_schema, graphql_schema
 from gateway.schema.sized_cache import SizedCache
 from tests.e2e.conftest import Gateway, _divisions, _started
@@ -311,10 +312,15 @@ def _closed_within(sock: socket.socket, seconds: float, trickle: bytes = b"") ->
     return False, received
 
 
-@pytest.fixture(scope="module")
-def impatient_server(settings: Settings, database_url: str) -> Any:
+# What `serve` runs (httptools), and the h11 fallback for when httptools is not installed.
+PROTOCOLS = {"httptools": HttpToolsHeadDeadline, "h11": H11HeadDeadline}
+
+
+@pytest.fixture(scope="module", params=sorted(PROTOCOLS))
+def impatient_server(request: pytest.FixtureRequest, settings: Settings, database_url: str) -> Any:
     limits = replace(settings.limits, request_timeout_s=1.0)
-    with live_gateway(replace(settings, limits=limits), database_url, timeout_keep_alive=1) as port:
+    protocol = PROTOCOLS[request.param]
+    with live_gateway(replace(settings, limits=limits), database_url, timeout_keep_alive=1, http=protocol) as port:
         yield port
 
 
@@ -359,6 +365,44 @@ def test_an_idle_keep_alive_connection_is_closed(impatient_server: int) -> None:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n")
         closed, received = _closed_within(sock, 3.0)
     assert closed and received.startswith(b"HTTP/1.1 200")
+
+
+def test_a_request_head_growing_past_16_kib_is_refused_431(impatient_server: int) -> None:
+    with socket.create_connection(("127.0.0.1", impatient_server)) as sock:
+        # Never the blank line that ends the head: it would be buffered forever.
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\nX-Big: " + b"a" * MAX_HEAD_BYTES)
+        closed, received = _closed_within(sock, 0.8)
+    assert closed and received.startswith(b"HTTP/1.1 431 ")
+
+
+def test_a_complete_head_over_16_kib_is_refused_431(settings: Settings, database_url: str) -> None:
+    # httptools (what `serve` runs) measures a head that arrives whole; h11 bounds what it buffers.
+    with live_gateway(settings, database_url, http=HttpToolsHeadDeadline) as port:
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            headers = b"".join(b"X-Header-%d: %s\r\n" % (i, b"v" * 100) for i in range(MAX_HEAD_BYTES // 100))
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n" + headers + b"\r\n")
+            closed, received = _closed_within(sock, 0.8)
+    assert closed and received.startswith(b"HTTP/1.1 431 ")
+
+
+def test_a_head_and_a_large_body_in_one_read_are_served_twice_on_one_connection(
+    impatient_server: int, settings: Settings
+) -> None:
+    division = _divisions()[CARE]
+    token = issue_token(settings, division=division, purposes=division.purposes, ttl_seconds=60)
+    # The bytes of the body are not the head's: a 100 KiB body passes the 16 KiB bound.
+    body = b'{"query": "{ me { client } }"' + b" " * 100_000 + b"}"
+    request = (
+        b"POST /graphql HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
+        + f"Authorization: Bearer {token}\r\nX-Purpose: {CARE}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    with socket.create_connection(("127.0.0.1", impatient_server)) as sock:
+        sock.sendall(request + request)
+        closed, received = _closed_within(sock, 3.0)
+    assert closed  # by the keep-alive deadline, once both are answered
+    assert received.count(b"HTTP/1.1 200 OK\r\n") == 2, received[:200]
+    assert received.count(b'{"data":{"me":{"client":') == 2
 
 
 # -- an exhausted pool answers 503 within the acquire timeout --------------------------------------
