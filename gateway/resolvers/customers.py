@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from gateway.authz.model import Facts
 from gateway.resolvers.batch import Batch, Rows, Statement, run
 from gateway.resolvers.database import Database
-from gateway.resolvers.facts import FACTS_CODE_SQL, decode
+from gateway.resolvers.facts import FACTS_CODE_SQL, FACTS_LATERAL_SQL, decode
 from gateway.resolvers.rows import AddressRow, ContactRow, CustomerRow
 
 CUSTOMER_COLUMNS = "id, account_number, segment, status, name, listed_phone"
@@ -37,7 +37,7 @@ async def customers_with_facts(
     args: list[object] = [list(ids)]
     rows = await db.fetch(
         f"SELECT {customer_columns(subscriber_list, args)}, f.facts_code"
-        f" FROM customers c CROSS JOIN LATERAL (SELECT {FACTS_CODE_SQL} AS facts_code) f"
+        f" FROM customers c {FACTS_LATERAL_SQL}"
         " WHERE c.id = ANY($1::bigint[])",
         *args,
     )
@@ -223,7 +223,7 @@ async def customer_page(db: Database, query: CustomerQuery) -> list[tuple[Custom
     columns = customer_columns(query.subscriber_list, args)
     sql = (
         f"SELECT {columns}, f.facts_code"
-        f" FROM customers c CROSS JOIN LATERAL (SELECT {FACTS_CODE_SQL} AS facts_code) f"
+        f" FROM customers c {FACTS_LATERAL_SQL}"
         f" WHERE {' AND '.join(conditions)}"
         f" ORDER BY c.id LIMIT {arg(query.limit)}"
     )

@@ -71,10 +71,19 @@ FACTS_CODE_SQL = f"""(
   | CASE WHEN c.segment = 'BUSINESS' THEN {BUSINESS} ELSE 0 END
   | coalesce((SELECT CASE latest {_APPROVAL_CASE} ELSE 0 END FROM (SELECT {_latest_approval("CPNI")} AS latest) l), 0)
   | CASE WHEN EXISTS (SELECT 1 FROM cpni_notices n
-                       WHERE n.customer_id = c.id AND {NOTICE_WINDOW_SQL}) THEN {NOTICE_IN_WINDOW} ELSE 0 END
+                       WHERE n.customer_id = c.id AND {NOTICE_WINDOW_SQL} OFFSET 0) THEN {NOTICE_IN_WINDOW} ELSE 0 END
   | CASE WHEN {_latest_approval("LOCATION")} = 'OPT_IN' THEN {LOCATION_APPROVED} ELSE 0 END
   | CASE WHEN c.listed_phone IS NOT NULL THEN {LISTING_PUBLISHED} ELSE 0 END
 )"""
+
+# `OFFSET 0` keeps the notice check a per-customer probe of cpni_notices_customer:
+# without it PostgreSQL may turn the EXISTS into one hash of every notice in
+# the window (a scan of the whole table for a page of 50, measured ~55 ms).
+
+# Where a statement refers to the code more than once, it computes it once per
+# row in a fenced subquery (`OFFSET 0` stops PostgreSQL from inlining it at
+# every reference).
+FACTS_LATERAL_SQL = f"CROSS JOIN LATERAL (SELECT {FACTS_CODE_SQL} AS facts_code OFFSET 0) f"
 
 FACTS_SQL = f"SELECT c.id, {FACTS_CODE_SQL} AS facts_code FROM customers c WHERE c.id = ANY($1::bigint[])"
 
