@@ -66,7 +66,16 @@ class AuditUnavailable(Exception):
 
 def sorted_categories(categories: Iterable[Category | str]) -> tuple[str, ...]:
     """Categories in the schema's order (stable, so digests are reproducible)."""
-    return tuple(c.value for c in sorted({Category(c) for c in categories}, key=CATEGORY_ORDER.__getitem__))
+    given = frozenset(categories)
+    found = _SORTED.get(given)
+    if found is None:
+        found = tuple(c.value for c in sorted({Category(c) for c in given}, key=CATEGORY_ORDER.__getitem__))
+        if len(_SORTED) < 4096:  # sets of a dozen categories: a few hundred in practice
+            _SORTED[given] = found
+    return found
+
+
+_SORTED: dict[frozenset[Category | str], tuple[str, ...]] = {}
 
 
 def request_events(
