@@ -13,8 +13,10 @@ process and nowhere else:
 * the campaign gate (:class:`gateway.campaigns.CampaignGate`) accepts the
   named campaign for every category without reading the campaign record
   (one round trip fewer for Q3), so cursors stay bound to it;
-* a customer filter's "may this caller match on it" checks
-  (``Authorizer.may_ever``) allow; the benchmark's queries use no filter;
+* a customer filter's checks (``Authorizer.may_ever`` and
+  ``readable_facts``, which the page statement turns into a condition on
+  the customers' facts) allow every customer; the benchmark's queries use
+  no filter, but ``off`` means no decisions whatever the query;
 * once the lifespan has built the runtime, the endpoint's audit writer is
   wrapped so that ``record``, ``record_within`` and ``record_refusal``
   write nothing (no ``audit_append`` round trip, no commit).
@@ -30,15 +32,15 @@ Run by ``python -m bench.serve off``.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from starlette.applications import Starlette
 
 from gateway.app import Runtime, create_app
 from gateway.auth import Caller
-from gateway.authz.decide import Authorizer
-from gateway.authz.model import Category, Decision, Purpose
+from gateway.authz.decide import Authorizer, Readable
+from gateway.authz.model import ApprovalStatus, Category, Decision, Facts, Purpose
 from gateway.campaigns import CampaignGate
 from gateway.schema.context import Campaign, Decisions
 
@@ -73,6 +75,18 @@ def may_always(self: Authorizer, *args: Any, **kwargs: Any) -> bool:
     return True
 
 
+# Over no fields every customer's facts are alike: a condition that holds for all.
+EVERYONE = Readable(
+    frozenset(),
+    frozenset({Facts(frozenset(), False, False, ApprovalStatus.NONE, False, False, False)}),
+)
+
+
+def everyone_readable(self: Authorizer, *args: Any, **kwargs: Any) -> Readable:
+    """Stands in for :meth:`Authorizer.readable_facts`: every customer matches."""
+    return EVERYONE
+
+
 class NoAudit:
     """Wraps the audit writer: records nothing; anything else is the writer's."""
 
@@ -92,13 +106,30 @@ class NoAudit:
         return 0
 
 
-def create_unguarded_app() -> Starlette:
-    """The gateway app, patched in this process to skip authorization and audit."""
-    Decisions.check = allow_everything  # type: ignore[method-assign]
-    Decisions.check_loaded = allow_loaded  # type: ignore[method-assign]
-    CampaignGate.require = any_campaign  # type: ignore[method-assign]
-    Authorizer.may_ever = may_always  # type: ignore[method-assign]
-    app = create_app()
+PASS_THROUGHS: tuple[tuple[type, str, Any], ...] = (
+    (Decisions, "check", allow_everything),
+    (Decisions, "check_loaded", allow_loaded),
+    (CampaignGate, "require", any_campaign),
+    (Authorizer, "may_ever", may_always),
+    (Authorizer, "readable_facts", everyone_readable),
+)
+
+
+@contextlib.contextmanager
+def pass_throughs() -> Iterator[None]:
+    """Authorization replaced by the pass-throughs while the block runs (tests); restored after."""
+    saved = [(owner, name, owner.__dict__[name]) for owner, name, _ in PASS_THROUGHS]
+    for owner, name, replacement in PASS_THROUGHS:
+        setattr(owner, name, replacement)
+    try:
+        yield
+    finally:
+        for owner, name, original in saved:
+            setattr(owner, name, original)
+
+
+def without_audit(app: Starlette) -> Starlette:
+    """``app`` with its endpoint's audit writer wrapped in :class:`NoAudit` once its lifespan has started."""
     shipped = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
@@ -110,3 +141,9 @@ def create_unguarded_app() -> Starlette:
 
     app.router.lifespan_context = lifespan
     return app
+
+
+def create_unguarded_app() -> Starlette:
+    """The gateway app, patched in this process (for its lifetime) to skip authorization and audit."""
+    pass_throughs().__enter__()  # never left: the benchmark's `off` server is nothing else
+    return without_audit(create_app())
