@@ -120,6 +120,7 @@ class WrkResult:
 
     requests: int  # completed responses, any status
     errors: int  # connect/read/write errors, timeouts and non-2xx/3xx answers
+    non_2xx: int  # the answers among `requests` that were not 2xx/3xx
     duration_s: float
     p50_ms: float
     p90_ms: float
@@ -130,8 +131,8 @@ class WrkResult:
 
     @property
     def ok(self) -> int:
-        """Successful answers (wrk counts non-2xx answers among ``requests`` and in ``errors``)."""
-        return max(0, self.requests - self.errors)
+        """Successful answers (wrk counts non-2xx answers among ``requests``)."""
+        return max(0, self.requests - self.non_2xx)
 
     @property
     def rps(self) -> float:
@@ -150,6 +151,7 @@ def parse_output(stdout: str) -> WrkResult:
             return WrkResult(
                 requests=int(data["requests"]),
                 errors=int(errors),
+                non_2xx=int(data["status"]),
                 duration_s=data["duration_us"] / 1e6,
                 p50_ms=data["p50_us"] / 1000,
                 p90_ms=data["p90_us"] / 1000,
