@@ -16,12 +16,13 @@ One round trip is counted for each
 
 A statement-cache miss costs one more exchange (Parse/Describe) that is
 not counted; after the warm-up every statement of the workload is cached.
-``GET /__bench/stats`` answers ``{"round_trips": n}`` (bench only: the
+``GET /__bench/stats`` answers ``{"round_trips": n, "loop": "uvloop.Loop"}`` (bench only: the
 route wraps the target's app, the same wrapper for every target).
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -68,7 +69,8 @@ class StatsRoute:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] == STATS_PATH:
-            body = orjson.dumps({"round_trips": Counter.round_trips})
+            loop = type(asyncio.get_running_loop())
+            body = orjson.dumps({"round_trips": Counter.round_trips, "loop": f"{loop.__module__}.{loop.__name__}"})
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
             await send({"type": "http.response.body", "body": body})

@@ -304,6 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 servers[key] = stack.enter_context(
                     ServerProcess(TARGETS[key], database_url=db.url, log_dir=options.data_dir / "logs")
                 )
+            loops = {key: server.event_loop() for key, server in servers.items()}
             reps, peak, profiles = run_queries(options, db, servers, works, stem)
     except (SanityError, ServerError, BenchError) as exc:
         log(f"error: {exc}")
@@ -313,7 +314,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             embedded.close()
     summaries = [summarize(q, [r for r in reps if r.query == q], peak.get(q, {})) for q in options.queries]
     options_used = uvicorn_options()
-    loop = f"uvicorn loop={options_used.get('loop', 'auto')}, http={_name(options_used.get('http', 'auto'))}"
+    running = ", ".join(f"{k} {v}" for k, v in loops.items())
+    loop = (f"uvicorn loop={options_used.get('loop', 'auto')} (running: {running}),"
+            f" http={_name(options_used.get('http', 'auto'))}")  # fmt: skip
     facts = machine(db.server_version, loop)
     settings_lines = [
         f"{len(db.customer_ids):,} customers; database: {db.source}",

@@ -150,6 +150,10 @@ class ServerProcess:
         response.raise_for_status()
         return int(response.json()["round_trips"])
 
+    def event_loop(self) -> str:
+        """The class of the event loop the target runs on (``uvloop.Loop``, ``asyncio.unix_events...``)."""
+        return str(httpx.get(self.url + STATS_PATH, timeout=10.0).json()["loop"])
+
     def cpu_seconds(self) -> float:
         return tree_cpu_seconds(self.process.pid)
 
