@@ -42,6 +42,7 @@ from gateway.auth import Caller
 from gateway.authz.decide import Authorizer, Readable
 from gateway.authz.model import ApprovalStatus, Category, Decision, Facts, Purpose
 from gateway.campaigns import CampaignGate
+from gateway.config import Settings
 from gateway.schema.context import Campaign, Decisions
 
 ALLOW = Decision(True, ())
@@ -115,12 +116,17 @@ PASS_THROUGHS: tuple[tuple[type, str, Any], ...] = (
 )
 
 
+def install() -> None:
+    """Authorization replaced by the pass-throughs in this process, for good."""
+    for owner, name, replacement in PASS_THROUGHS:
+        setattr(owner, name, replacement)
+
+
 @contextlib.contextmanager
 def pass_throughs() -> Iterator[None]:
     """Authorization replaced by the pass-throughs while the block runs (tests); restored after."""
     saved = [(owner, name, owner.__dict__[name]) for owner, name, _ in PASS_THROUGHS]
-    for owner, name, replacement in PASS_THROUGHS:
-        setattr(owner, name, replacement)
+    install()
     try:
         yield
     finally:
@@ -143,7 +149,7 @@ def without_audit(app: Starlette) -> Starlette:
     return app
 
 
-def create_unguarded_app() -> Starlette:
+def create_unguarded_app(settings: Settings | None = None) -> Starlette:
     """The gateway app, patched in this process (for its lifetime) to skip authorization and audit."""
-    pass_throughs().__enter__()  # never left: the benchmark's `off` server is nothing else
-    return without_audit(create_app())
+    install()
+    return without_audit(create_app(settings))

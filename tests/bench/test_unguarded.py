@@ -9,6 +9,7 @@ nothing is written to the audit trail.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -18,6 +19,7 @@ import asyncpg
 import httpx
 import pytest
 
+from bench import unguarded
 from bench.unguarded import pass_throughs, without_audit
 from gateway.app import create_app
 from gateway.auth import issue_token
@@ -98,3 +100,11 @@ def test_pass_throughs_are_undone_after_the_block() -> None:
     with pass_throughs():
         assert Decisions.check_loaded is not shipped
     assert Decisions.check_loaded is shipped
+
+
+def test_the_off_server_factory_keeps_its_pass_throughs(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    for owner, name, _ in unguarded.PASS_THROUGHS:
+        monkeypatch.setattr(owner, name, owner.__dict__[name])  # restored after the test
+    unguarded.create_unguarded_app(settings)
+    gc.collect()  # nothing the factory made may undo them when collected
+    assert Decisions.check_loaded is unguarded.allow_loaded
