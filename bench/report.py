@@ -150,6 +150,37 @@ def summarize(query: str, reps: Sequence[Rep], peak_rss: dict[str, int]) -> Summ
     return summary
 
 
+SCALE_GOAL = 0.8  # issue 11: at 1M customers Q1 and Q2 keep >= 0.8x their 100k rate
+SCALE_QUERIES = ("Q1", "Q2")
+
+
+def against_baseline(summaries: Sequence[Summary], customers: int, baseline: dict[str, Any]) -> list[str]:
+    """Each target's req/s against a baseline run's (its JSON): the 1M vs 100k target of issue 11."""
+    before = baseline.get("settings", {}).get("customers", "?")
+    lines = [
+        f"### Against the baseline run of {baseline.get('started', '?')} ({before:,} customers)"
+        if isinstance(before, int) else "### Against the baseline run",
+        "",
+        f"| query | target | req/s now ({customers:,}) | req/s baseline | now / baseline | |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for summary in summaries:
+        then = baseline.get("queries", {}).get(summary.query, {}).get("medians", {})
+        for target in TARGET_ORDER:
+            now_rps = summary.medians.get(target, {}).get("rps")
+            then_rps = (then.get(target) or {}).get("rps")
+            if now_rps is None or not then_rps:
+                continue
+            ratio = now_rps / then_rps
+            verdict = ""
+            if target == "on" and summary.query in SCALE_QUERIES:
+                verdict = f"{_verdict(ratio >= SCALE_GOAL)} (>= {SCALE_GOAL}x)"
+            lines.append(
+                f"| {summary.query} | {target} | {_num(now_rps, 0)} | {_num(then_rps, 0)} | {_num(ratio, 2)} | {verdict} |"
+            )
+    return [*lines, ""]
+
+
 def _num(value: float | None, digits: int) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:,.{digits}f}"
 
@@ -227,8 +258,8 @@ class Machine:
         ]
 
 
-def machine(postgres_version: str, loop: str) -> Machine:
-    """The facts of this machine; the commit notes uncommitted changes in the checkout."""
+def machine(postgres_version: str, loop: str, commit: str | None = None) -> Machine:
+    """The facts of this machine; the commit (default: now) notes uncommitted changes in the checkout."""
     cpu = "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -243,12 +274,13 @@ def machine(postgres_version: str, loop: str) -> Machine:
         python=platform.python_version(),
         postgres=postgres_version,
         os=f"{platform.system()} {platform.release()}",
-        commit=_commit(),
+        commit=commit or code_version(),
         loop=loop,
     )
 
 
-def _commit() -> str:
+def code_version() -> str:
+    """The checkout's commit, noting uncommitted changes under gateway/, policies/ or bench/."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout.strip()
 
@@ -269,11 +301,13 @@ def render(
     facts: Machine,
     settings_lines: Sequence[str],
     notes: Sequence[str] = (),
+    extra: Sequence[str] = (),
 ) -> str:
-    """The markdown report of one run."""
+    """The markdown report of one run (``extra``: lines after the queries' sections)."""
     parts = [f"## Run of {started:%Y-%m-%d %H:%M:%S} UTC", "", f"`{command}`", ""]
     for summary in summaries:
         parts += section(summary, [r for r in reps if r.query == summary.query])
+    parts += extra
     parts += [*facts.lines(), *(f"- {line}" for line in settings_lines), *(f"- {note}" for note in notes), ""]
     return "\n".join(parts)
 

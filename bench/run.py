@@ -36,12 +36,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import psutil  # type: ignore[import-untyped]
 
 from bench import profile as pyspy
 from bench import wrk
 from bench.database import BenchDatabase, BenchDatabaseError, cpu_between, postgres_cpu_sample, prepare_database
-from bench.report import Rep, machine, render, summarize, to_json, write
+from bench.report import Rep, against_baseline, code_version, machine, render, summarize, to_json, write
 from bench.sanity import SanityError, check_shape, compare, fetch
 from bench.servers import BY_KEY as TARGETS
 from bench.servers import ServerError, ServerProcess
@@ -76,6 +77,7 @@ class Options:
     seed: int
     profile: tuple[str, ...]
     profile_seconds: float
+    baseline: Path | None
 
 
 def _keys(text: str, allowed: Sequence[str], option: str, parser: argparse.ArgumentParser) -> tuple[str, ...]:
@@ -101,7 +103,11 @@ def parse(argv: Sequence[str]) -> Options:
     parser.add_argument("--seed", type=int, default=0, help="seed of the request sequences (0)")
     parser.add_argument("--profile", default="", help="queries to profile the shipped gateway on (e.g. Q1,Q2)")
     parser.add_argument("--profile-seconds", type=float, default=20.0, help="seconds of each profile (20)")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="a previous run's JSON (e.g. at 100,000 customers) to compare req/s with")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.baseline is not None and not args.baseline.is_file():
+        parser.error(f"--baseline: no such file {args.baseline}")
     for name in ("customers", "reps", "connections", "threads"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
@@ -116,7 +122,7 @@ def parse(argv: Sequence[str]) -> Options:
         connections=args.connections, threads=args.threads,
         queries=_keys(args.queries, tuple(QUERIES), "--queries", parser), targets=targets,
         data_dir=args.data_dir, results_dir=args.results_dir, seed=args.seed, profile=profile,
-        profile_seconds=args.profile_seconds,
+        profile_seconds=args.profile_seconds, baseline=args.baseline,
     )  # fmt: skip
 
 
@@ -281,6 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parse(argv)
     started = datetime.now(UTC)
     command = shlex.join(["python", "-m", "bench.run", *argv])
+    code = code_version()  # of the code that runs, before anything may change the checkout
     # The servers need keys (no gateway has a built-in one): this run's own,
     # unless the environment names them; the servers inherit them.
     for name in ("CPNI_GATEWAY_JWT_SECRET", "CPNI_GATEWAY_CURSOR_KEY"):
@@ -317,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     running = ", ".join(f"{k} {v}" for k, v in loops.items())
     loop = (f"uvicorn loop={options_used.get('loop', 'auto')} (running: {running}),"
             f" http={_name(options_used.get('http', 'auto'))}")  # fmt: skip
-    facts = machine(db.server_version, loop)
+    facts = machine(db.server_version, loop, code)
     settings_lines = [
         f"{len(db.customer_ids):,} customers; database: {db.source}",
         f"wrk: {options.connections} connections, {options.threads} threads, closed loop; {options.warmup:g} s"
@@ -331,8 +338,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     notes = [] if db.postmaster_pid is not None else ["PostgreSQL runs elsewhere: its CPU is not measured"]
     notes += [f"profile: {p.relative_to(options.results_dir.parent) if p.is_relative_to(options.results_dir.parent) else p}"
               for p in profiles]  # fmt: skip
+    extra = []
+    if options.baseline is not None:
+        extra = against_baseline(summaries, len(db.customer_ids), orjson.loads(options.baseline.read_bytes()))
     markdown = render(summaries, reps, started=started, command=command, facts=facts,
-                      settings_lines=settings_lines, notes=notes)  # fmt: skip
+                      settings_lines=settings_lines, notes=notes, extra=extra)  # fmt: skip
     settings_json = {
         "customers": len(db.customer_ids), "duration_s": options.duration, "warmup_s": options.warmup,
         "reps": options.reps, "connections": options.connections, "threads": options.threads,

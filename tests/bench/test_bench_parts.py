@@ -10,7 +10,7 @@ import pytest
 
 from bench import profile, wrk
 from bench.database import cpu_between
-from bench.report import Rep, render, summarize, table, to_json
+from bench.report import Rep, against_baseline, render, summarize, table, to_json
 from bench.report import machine as machine_facts
 from bench.run import rep_order
 from bench.sanity import SanityError, compare
@@ -134,6 +134,18 @@ def test_a_missed_target_says_not_met() -> None:
     rendered = "\n".join(render([summarize("Q1", reps, {})], reps, started=_now(), command="c",
                                 facts=machine_facts("16", "x"), settings_lines=[]).splitlines())  # fmt: skip
     assert rendered.count("**not met**") == 3
+
+
+def test_a_run_is_compared_with_a_baseline_run() -> None:
+    reps = [rep("floor", 1, 1000), rep("off", 1, 600), rep("on", 1, 400)]
+    now = summarize("Q1", reps, {})
+    baseline = {"started": "2026-12-01T15:00:00", "settings": {"customers": 100_000},
+                "queries": {"Q1": {"medians": {"floor": {"rps": 1000.0}, "on": {"rps": 450.0}}}}}  # fmt: skip
+    lines = against_baseline([now], 1_000_000, baseline)
+    assert lines[0] == "### Against the baseline run of 2026-12-01T15:00:00 (100,000 customers)"
+    assert "| Q1 | on | 400 | 450 | 0.89 | **met** (>= 0.8x) |" in lines
+    assert "| Q1 | floor | 1,000 | 1,000 | 1.00 |  |" in lines
+    assert not any("| off |" in line for line in lines)  # not in the baseline
 
 
 def test_reps_rotate_the_order_of_the_targets() -> None:
