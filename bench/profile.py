@@ -31,6 +31,7 @@ AREAS: tuple[tuple[str, str], ...] = (
     ("/gateway/schema/", "gateway/schema"),
     ("/gateway/", "gateway (endpoint, auth, other)"),
     ("/bench/instrument.py", "bench (stats route wrapper)"),
+    ("/bench/serve.py", "bench (server entry point)"),
     ("/bench/", "bench (floor, pass-throughs)"),
     ("/graphql/", "graphql-core"),
     ("/strawberry/", "strawberry"),
