@@ -1,16 +1,18 @@
-"""The load benchmark of SPEC section 8: ``python -m bench.run``.
+"""The load benchmark of issue 11 (SPEC section 8): ``python -m bench.run``.
 
-Three servers answer the same full-profile request: the gateway as shipped
-(authorization and audit on), the gateway with both replaced by
-pass-throughs, and hand-written SQL behind a bare Starlette route (the
-floor). Each is driven in turn by a load generator in its own process; the
-report puts requests per second, p50/p99 latency and server CPU per request
-side by side.
+Three servers answer the same requests: hand-written SQL behind a bare
+Starlette route (the floor), the gateway with authorization and audit
+replaced by pass-throughs (off), and the gateway as shipped (on). wrk
+drives each in turn, interleaved over reps, for three queries; the report
+puts medians of requests/s, latency, CPU per request, SQL round trips and
+memory side by side with issue 11's targets.
 
 Layout: :mod:`bench.database` prepares PostgreSQL, :mod:`bench.workload`
-holds the query and the request bodies, :mod:`bench.floor` and
-:mod:`bench.unguarded` are the two bench-only servers, :mod:`bench.servers`
-runs each as a uvicorn subprocess, :mod:`bench.load` is the load generator,
-:mod:`bench.sanity` checks answers before measuring, :mod:`bench.report`
-renders the table and :mod:`bench.run` ties them together.
+holds the queries, callers and request bodies, :mod:`bench.floor` and
+:mod:`bench.unguarded` are the two bench-only servers, :mod:`bench.serve`
+runs one target as ``serve`` would, :mod:`bench.servers` starts them,
+:mod:`bench.instrument` counts SQL round trips, :mod:`bench.wrk` is the load
+generator, :mod:`bench.sanity` checks answers before timing,
+:mod:`bench.profile` profiles with py-spy, :mod:`bench.report` renders the
+tables and :mod:`bench.run` ties them together.
 """

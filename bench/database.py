@@ -1,9 +1,22 @@
 """PostgreSQL for the benchmark: ``DATABASE_URL``, or an embedded server of its own.
 
 The embedded server lives in ``<data-dir>/pgdata`` and keeps one database
-per customer count (``cpni_bench_10000``), so a smoke run never reseeds the
+per customer count (``cpni_bench_100000``), so a smoke run never reseeds the
 big data set. It is stopped when the benchmark exits. Either way the
 database is migrated, and seeded once when it has no customers.
+
+``python -m bench.database --customers N [--data-dir D]`` only prepares
+(migrates, seeds once) and exits: seed the 1,000,000-customer database
+ahead of a run (~20 minutes on the 2-core machine).
+
+PostgreSQL's CPU is measured whenever it runs on this machine: the
+postmaster is found from the embedded server's handle, else from
+``SHOW data_directory`` and its ``postmaster.pid``, else as the parent of
+the benchmark connection's backend, else as the process listening on the
+URL's port. Its CPU (:func:`postgres_cpu_seconds`) is that of the
+postmaster, its auxiliary processes (WAL writer, checkpointer, ...) and the
+backends of the benchmark's database; backends of other databases on the
+same server (another engineer's tests, a seed) are left out.
 """
 
 from __future__ import annotations
@@ -41,6 +54,8 @@ class BenchDatabase:
     server_version: str
     postmaster_pid: int | None  # set when PostgreSQL runs on this machine: its CPU is measured
     seeded_now: str | None  # the seed summary when this run seeded it
+    name: str = ""  # the database's name (its backends' CPU is counted)
+    other_databases: frozenset[str] = frozenset()  # their backends' CPU is not
 
 
 class EmbeddedServer:
@@ -103,7 +118,18 @@ async def _ensure_database(admin_url: str, name: str) -> None:
         await conn.close()
 
 
-async def _prepare(url: str, customers: int, log: Any) -> tuple[tuple[int, ...], str, str | None, int]:
+@dataclass(frozen=True)
+class _Prepared:
+    ids: tuple[int, ...]
+    version: str
+    seeded_now: str | None
+    backend_pid: int
+    data_directory: str | None
+    name: str
+    databases: frozenset[str]
+
+
+async def _prepare(url: str, customers: int, log: Any) -> _Prepared:
     settings = _settings()
     workers = os.cpu_count() or 1
     pool = await create_pool(settings, url, min_size=1, max_size=max(2, workers))
@@ -122,25 +148,98 @@ async def _prepare(url: str, customers: int, log: Any) -> tuple[tuple[int, ...],
             ids = tuple(r["id"] for r in await conn.fetch("SELECT id FROM customers ORDER BY id"))
             version = str(await conn.fetchval("SHOW server_version"))
             backend_pid = int(await conn.fetchval("SELECT pg_backend_pid()"))
+            name = str(await conn.fetchval("SELECT current_database()"))
+            databases = frozenset(r["datname"] for r in await conn.fetch("SELECT datname FROM pg_database"))
+            try:
+                data_directory: str | None = str(await conn.fetchval("SHOW data_directory"))
+            except asyncpg.PostgresError:  # needs superuser or pg_read_all_settings
+                data_directory = None
     finally:
         await pool.close()
-    return ids, version, seeded_now, backend_pid
+    return _Prepared(ids, version, seeded_now, backend_pid, data_directory, name, databases)
 
 
-def _local_postmaster(url: str, backend_pid: int) -> int | None:
+def _is_postgres(pid: int) -> bool:
+    try:
+        process = psutil.Process(pid)
+        return "postgres" in process.name() or "postmaster" in process.name()
+    except psutil.Error:
+        return False
+
+
+def _local_postmaster(url: str, backend_pid: int, data_directory: str | None) -> int | None:
     """The postmaster of a PostgreSQL on this machine (socket or loopback), else None."""
     parsed = urlparse(url)
     host = parsed.hostname or ""
-    if host not in ("", "localhost", "127.0.0.1", "::1") and not host.startswith("/"):
+    query_host = dict(p.split("=", 1) for p in (parsed.query or "").split("&") if "=" in p).get("host", "")
+    local = host in ("", "localhost", "127.0.0.1", "::1") or host.startswith("/") or query_host.startswith("/")
+    if not local:
+        return None
+    if data_directory:  # the first line of postmaster.pid is the postmaster's pid
+        try:
+            pid = int((Path(data_directory) / "postmaster.pid").read_text().splitlines()[0])
+            if _is_postgres(pid):
+                return pid
+        except (OSError, ValueError, IndexError):
+            pass
+    try:
+        parent = psutil.Process(backend_pid).parent()
+        if parent is not None and _is_postgres(parent.pid):
+            return int(parent.pid)
+    except psutil.Error:
+        pass
+    port = parsed.port or 5432
+    try:
+        for conn in psutil.net_connections(kind="inet"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
+                if _is_postgres(conn.pid):
+                    return int(conn.pid)
+    except psutil.Error:
+        pass
+    return None
+
+
+def postgres_cpu_sample(db: BenchDatabase) -> dict[int, float] | None:
+    """CPU seconds so far of each PostgreSQL process that works for the benchmark (module docstring)."""
+    if db.postmaster_pid is None:
         return None
     try:
-        backend = psutil.Process(backend_pid)
-        parent = backend.parent()
+        root = psutil.Process(db.postmaster_pid)
+        processes = [root, *root.children(recursive=True)]
     except psutil.Error:
         return None
-    if parent is None or "postgres" not in parent.name():
+    others = db.other_databases - {db.name}
+    sample = {}
+    for process in processes:
+        try:
+            if process.pid != root.pid and _backend_database(" ".join(process.cmdline())) in others:
+                continue
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        sample[process.pid] = times.user + times.system
+    return sample
+
+
+def cpu_between(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
+    """CPU seconds spent between two samples by the processes alive at the second.
+
+    A process that started in between counts whole; one that exited in
+    between is left out (its CPU after the first sample is lost, never
+    subtracted: a pool closing an idle connection does not make the
+    figure negative).
+    """
+    if before is None or after is None:
         return None
-    return int(parent.pid)
+    return sum(max(0.0, cpu - before.get(pid, 0.0)) for pid, cpu in after.items())
+
+
+def _backend_database(title: str) -> str | None:
+    """The database of a backend from its process title (``postgres: user database host state``)."""
+    words = title.split()
+    if len(words) >= 4 and words[0] == "postgres:":
+        return words[2]
+    return None
 
 
 def prepare_database(
@@ -161,19 +260,47 @@ def prepare_database(
             asyncio.run(_ensure_database(embedded.url("postgres"), name))
             url, source = embedded.url(name), f"embedded pgserver in {data_dir}, database {name}"
         try:
-            ids, version, seeded_now, backend_pid = asyncio.run(_prepare(url, customers, log))
+            prepared = asyncio.run(_prepare(url, customers, log))
         except (DatabaseError, SeedError) as exc:
             raise BenchDatabaseError(f"could not prepare the database: {exc}") from None
         except (OSError, asyncpg.PostgresError) as exc:
             raise BenchDatabaseError(f"could not prepare the database: {type(exc).__name__}: {exc}") from None
+        ids = prepared.ids
         if not ids:
             raise BenchDatabaseError("the database has no customers")
         if len(ids) != customers:
             log(f"note: the database holds {len(ids):,} customers, not {customers:,}; using those")
-        postmaster = embedded.pid if embedded else _local_postmaster(url, backend_pid)
-        database = BenchDatabase(url, source, ids, version, postmaster, seeded_now)
+        postmaster = embedded.pid if embedded else None
+        if postmaster is None:
+            postmaster = _local_postmaster(url, prepared.backend_pid, prepared.data_directory)
+        database = BenchDatabase(
+            url, source, ids, prepared.version, postmaster, prepared.seeded_now, prepared.name, prepared.databases
+        )
     except BaseException:
         if embedded is not None:
             embedded.close()
         raise
     return database, embedded
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.database``: prepare (migrate, seed once) the benchmark's database and exit."""
+    import argparse  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(prog="python -m bench.database", description=main.__doc__)
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parent / ".data")
+    args = parser.parse_args(argv)
+    try:
+        db, embedded = prepare_database(customers=args.customers, data_dir=args.data_dir, log=print)
+    except BenchDatabaseError as exc:
+        print(f"error: {exc}")
+        return 2
+    print(f"{len(db.customer_ids):,} customers in {db.source}")
+    if embedded is not None:
+        embedded.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

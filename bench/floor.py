@@ -1,8 +1,9 @@
-"""The floor: the full profile from one hand-written SQL statement behind a bare Starlette route.
+"""The floor: each query's answer from one hand-written SQL statement behind a bare Starlette route.
 
 PostgreSQL builds the whole response document (``json_build_object`` and
-``json_agg``) in one round trip; Python only reads the customer id from the
-body and copies the text out. Same route, body and response shape as the
+``json_agg``) in one round trip; Python only reads the customer id (Q1,
+operation ``Full``) or the keyset position (Q2 and Q3, operation ``Page``,
+``variables.afterId``) from the body and copies the text out. Same route, body and response shape as the
 gateway's ``POST /graphql``, none of its work: no token, no GraphQL, no
 authorization, no audit. Nothing a real server can do with this data is
 much cheaper, so it is the floor the gateway is measured against.
@@ -99,19 +100,49 @@ SELECT json_build_object('data', json_build_object('customer', (
 """
 
 
+# bench.workload.PAGE, field for field: 50 customers after the keyset id $1,
+# by id, each with its services by id and its latest invoice.
+PAGE_SQL = """
+SELECT json_build_object('data', json_build_object('customers', json_build_object(
+  'edges', coalesce((
+    SELECT json_agg(json_build_object('node', json_build_object(
+      'id', c.id::text, 'accountNumber', c.account_number, 'segment', c.segment, 'status', c.status, 'name', c.name,
+      'services', coalesce((
+        SELECT json_agg(json_build_object('id', s.id::text, 'category', s.category, 'plan', s.plan,
+                                          'status', s.status) ORDER BY s.id)
+        FROM services s WHERE s.customer_id = c.id), '[]'::json),
+      'invoices', coalesce((
+        SELECT json_agg(json_build_object(
+          'id', i.id::text, 'period', i.period, 'issuedAt', i.issued_at,
+          'amount', json_build_object('amountCents', i.amount_cents, 'currency', i.currency),
+          'status', i.status) ORDER BY i.issued_at DESC, i.id DESC)
+        FROM (SELECT * FROM invoices i WHERE i.customer_id = c.id
+              ORDER BY i.issued_at DESC, i.id DESC LIMIT 1) i), '[]'::json)
+    )) ORDER BY c.id)
+    FROM (SELECT * FROM customers WHERE id > $1 ORDER BY id LIMIT 50) c), '[]'::json),
+  'pageInfo', json_build_object('hasNextPage',
+    (SELECT count(*) FROM (SELECT 1 FROM customers WHERE id > $1 ORDER BY id LIMIT 51) n) > 50)
+)))::text
+"""
+
+
 async def _utc(conn: asyncpg.Connection) -> None:
     # JSON timestamps come out in the session time zone; the gateway answers in UTC.
     await conn.execute("SET TimeZone = 'UTC'")
 
 
-async def profile(request: Request) -> Response:
-    """``POST /graphql`` with the workload's body: the profile of ``variables.id``."""
+async def answer(request: Request) -> Response:
+    """``POST /graphql`` with the workload's body: the profile of ``variables.id``, or the page after ``afterId``."""
     try:
-        customer_id = int(orjson.loads(await request.body())["variables"]["id"])
+        body = orjson.loads(await request.body())
+        if body["operationName"] == "Page":
+            sql, value = PAGE_SQL, int(body["variables"]["afterId"])
+        else:
+            sql, value = PROFILE_SQL, int(body["variables"]["id"])
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return Response(b'{"errors":[{"message":"bad request"}]}', 400, media_type="application/json")
     pool: asyncpg.Pool = request.app.state.pool
-    text: str = await pool.fetchval(PROFILE_SQL, customer_id)
+    text: str = await pool.fetchval(sql, value)
     return Response(text.encode(), media_type="application/json")
 
 
@@ -128,4 +159,4 @@ def create_floor_app() -> Starlette:
         finally:
             await pool.close()
 
-    return Starlette(routes=[Route("/graphql", profile, methods=["POST"])], lifespan=lifespan)
+    return Starlette(routes=[Route("/graphql", answer, methods=["POST"])], lifespan=lifespan)

@@ -1,16 +1,19 @@
-"""Before measuring: every target answers 200 with real data, and all serve the same data.
+"""Before timing: every target answers the same requests with the floor's data, denied parts aside.
 
-A benchmark of a server that answers errors fast measures nothing, so each
-target first gets the workload's request for a few customers:
+A benchmark of a server that answers errors fast measures nothing, so for
+each query a few sample requests (the same customers or page positions for
+every target) go to every target first, and:
 
-* HTTP 200, ``data.customer`` with the asked id and a non-empty name;
-* no GraphQL errors, except for the shipped gateway FORBIDDEN errors on
-  ``cellSite`` (customer care may not read call location without express
-  approval);
-* the same document as the reference target (the first checked), except
-  that where the shipped gateway reports FORBIDDEN its value is null.
+* every answer is HTTP 200 with data (``data.customer`` with the asked id,
+  or a full page of customers);
+* the floor's answer is the reference. ``off`` (nothing denied) must equal
+  it exactly, without errors. ``on`` may carry ``FORBIDDEN`` errors only;
+  its data must equal the floor's with the value at each such error's path
+  null, and with the services a per-service decision hid left out of a
+  ``services`` list (the gateway leaves out, without an error, a service
+  outside the caller's relationship).
 
-Any failure stops the run with :class:`SanityError`.
+Anything else stops the run with :class:`SanityError` naming target and query.
 """
 
 from __future__ import annotations
@@ -21,92 +24,96 @@ from typing import Any
 
 import httpx
 
-from bench.workload import PAGE_SIZE, PATH, body, query_kind
+from bench.workload import PAGE_SIZE, PATH, Query
 
 Document = dict[str, Any]
+HIDDEN_ITEMS = frozenset({"services"})  # lists whose items a decision may leave out without an error
 
 
 class SanityError(Exception):
     """A target's answer is not the expected data; the message says what and where."""
 
 
-def fetch_samples(url: str, headers: dict[str, str], ids: Sequence[int], label: str) -> dict[int, Document]:
-    """The decoded answers of ``label`` for ``ids``, each checked on its own."""
-    samples: dict[int, Document] = {}
-    with httpx.Client(base_url=url, headers=headers, timeout=30.0) as client:
-        for customer_id in ids:
-            response = client.post(PATH, content=body(customer_id))
+def fetch(url: str, headers: dict[str, str], bodies: Sequence[bytes], where: str) -> list[Document]:
+    """The decoded answers to ``bodies``, each HTTP 200 with JSON."""
+    out = []
+    with httpx.Client(base_url=url, headers=headers, timeout=60.0) as client:
+        for index, content in enumerate(bodies):
+            response = client.post(PATH, content=content)
             if response.status_code != 200:
-                raise SanityError(
-                    f"{label}: customer {customer_id}: HTTP {response.status_code}: {response.text[:300]}"
-                )
-            document = response.json()
-            _check_document(document, customer_id, label)
-            samples[customer_id] = document
-    return samples
+                raise SanityError(f"{where}: sample {index}: HTTP {response.status_code}: {response.text[:300]}")
+            out.append(response.json())
+    return out
 
 
-def _check_document(document: Document, customer_id: int, label: str) -> None:
-    if query_kind() == "page":
-        _check_page(document, customer_id, label)
-        return
-    customer = (document.get("data") or {}).get("customer")
-    if not isinstance(customer, dict):
-        raise SanityError(f"{label}: customer {customer_id}: no data.customer in {str(document)[:300]}")
-    if customer.get("id") != str(customer_id) or not customer.get("name"):
-        raise SanityError(f"{label}: customer {customer_id}: wrong id or no name: {str(customer)[:300]}")
-    for error in document.get("errors") or []:
-        code = (error.get("extensions") or {}).get("code")
-        path = error.get("path") or []
-        if code != "FORBIDDEN" or not path or path[-1] != "cellSite":
-            raise SanityError(f"{label}: customer {customer_id}: unexpected error {error}")
+def check_shape(query: Query, document: Document, where: str) -> None:
+    """The answer has data of the query's shape."""
+    data = document.get("data") or {}
+    if query.paged:
+        page = data.get("customers")
+        edges = page.get("edges") if isinstance(page, dict) else None
+        if not isinstance(edges, list) or len(edges) != PAGE_SIZE:
+            raise SanityError(f"{where}: not a page of {PAGE_SIZE} customers: {str(document)[:300]}")
+    elif not isinstance(data.get("customer"), dict) or not data["customer"].get("id"):
+        raise SanityError(f"{where}: no data.customer in {str(document)[:300]}")
 
 
-def _check_page(document: Document, customer_id: int, label: str) -> None:
-    page = (document.get("data") or {}).get("customers")
-    edges = page.get("edges") if isinstance(page, dict) else None
-    if not isinstance(edges, list) or len(edges) != PAGE_SIZE:
-        raise SanityError(f"{label}: page for {customer_id}: not {PAGE_SIZE} customers: {str(document)[:300]}")
-    if document.get("errors"):
-        raise SanityError(f"{label}: page for {customer_id}: unexpected errors {str(document['errors'])[:300]}")
-
-
-def _nulled(data: Any, paths: list[list[Any]]) -> Any:
-    """A copy of ``data`` with the value at each path set to null."""
-    data = copy.deepcopy(data)
-    for path in paths:
+def expected_from_floor(floor: Document, forbidden_paths: Sequence[Sequence[str | int]]) -> Any:
+    """The floor's data with the value at each denied path set to null."""
+    data = copy.deepcopy(floor["data"])
+    for path in forbidden_paths:
         node = data
-        for step in path[:-1]:
-            node = node[step]
-        node[path[-1]] = None
+        try:
+            for step in path[:-1]:
+                node = node[step]
+            node[path[-1]] = None
+        except (KeyError, IndexError, TypeError):
+            raise SanityError(f"a FORBIDDEN error at {list(path)}, a path the floor's answer does not have") from None
     return data
 
 
-def compare(reference: dict[int, Document], other: dict[int, Document], ref_label: str, label: str) -> None:
-    """Raise unless ``other`` serves the same data as ``reference`` (denied values aside)."""
-    for customer_id, ref in reference.items():
-        mine = other[customer_id]
-        forbidden = [e["path"] for e in mine.get("errors") or []]
-        expected = _nulled(ref["data"], forbidden) if forbidden else ref["data"]
-        if mine["data"] != expected:
-            raise SanityError(
-                f"{label} and {ref_label} disagree on customer {customer_id}: {_first_difference(expected, mine['data'])}"
-            )
+def difference(expected: Any, actual: Any, *, hidden_items: bool, path: str = "data", key: str = "") -> str | None:
+    """Where ``actual`` first differs from ``expected`` (None: equal).
+
+    With ``hidden_items``, a list under a key of :data:`HIDDEN_ITEMS` may
+    leave out items (matched by ``id``), keeping the order of the rest.
+    """
+    if type(expected) is not type(actual):
+        return f"{path}: {expected!r:.80} vs {actual!r:.80}"
+    if isinstance(expected, dict):
+        for k in list(expected) + [k for k in actual if k not in expected]:
+            if k not in expected or k not in actual:
+                return f"{path}.{k}: present in only one"
+            found = difference(expected[k], actual[k], hidden_items=hidden_items, path=f"{path}.{k}", key=k)
+            if found:
+                return found
+        return None
+    if isinstance(expected, list):
+        if hidden_items and key in HIDDEN_ITEMS and all(isinstance(x, dict) and "id" in x for x in expected + actual):
+            kept = {x["id"] for x in actual}
+            expected = [x for x in expected if x["id"] in kept]
+        if len(expected) != len(actual):
+            return f"{path}: {len(expected)} vs {len(actual)} items"
+        for i, (x, y) in enumerate(zip(expected, actual, strict=True)):
+            found = difference(x, y, hidden_items=hidden_items, path=f"{path}[{i}]", key=key)
+            if found:
+                return found
+        return None
+    return None if expected == actual else f"{path}: {expected!r:.80} vs {actual!r:.80}"
 
 
-def _first_difference(a: Any, b: Any, path: str = "data") -> str:
-    if type(a) is not type(b):
-        return f"{path}: {a!r:.80} vs {b!r:.80}"
-    if isinstance(a, dict):
-        for key in sorted(set(a) | set(b)):
-            if key not in a or key not in b:
-                return f"{path}.{key}: present in only one"
-            if a[key] != b[key]:
-                return _first_difference(a[key], b[key], f"{path}.{key}")
-    if isinstance(a, list):
-        if len(a) != len(b):
-            return f"{path}: {len(a)} vs {len(b)} items"
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            if x != y:
-                return _first_difference(x, y, f"{path}[{i}]")
-    return f"{path}: {a!r:.80} vs {b!r:.80}"
+def compare(target: str, floor: Document, answer: Document, where: str) -> None:
+    """Raise unless ``answer`` (of ``target``) is the floor's data, denied parts aside (module docstring)."""
+    errors = answer.get("errors") or []
+    if target != "on" and errors:
+        raise SanityError(f"{where}: unexpected errors {str(errors)[:300]}")
+    for error in errors:
+        if (error.get("extensions") or {}).get("code") != "FORBIDDEN" or not error.get("path"):
+            raise SanityError(f"{where}: unexpected error {str(error)[:300]}")
+    try:
+        expected = expected_from_floor(floor, [e["path"] for e in errors])
+    except SanityError as exc:
+        raise SanityError(f"{where}: {exc}") from None
+    found = difference(expected, answer.get("data"), hidden_items=target == "on")
+    if found:
+        raise SanityError(f"{where}: differs from the floor at {found}")

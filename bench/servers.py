@@ -1,9 +1,9 @@
-"""The three targets, each a uvicorn subprocess on a free loopback port.
+"""The three targets, each one server process (``python -m bench.serve``) on a free loopback port.
 
-Every target runs the same way (``python -m uvicorn --factory ...``, asyncio
-loop, h11, no access log) so that they differ only in the app. With more
-than one worker uvicorn forks a supervisor and its workers: CPU is summed
-over the whole process tree.
+All three are started at the beginning of a run and kept until its end, so
+that warm caches (parsed documents, plans, the decision memo, prepared
+statements, PostgreSQL's buffers) carry over from the warm-up to every
+rep; only the target being measured gets load, the others sit idle.
 """
 
 from __future__ import annotations
@@ -19,24 +19,26 @@ from pathlib import Path
 import httpx
 import psutil  # type: ignore[import-untyped]
 
+from bench.instrument import STATS_PATH
+
 HOST = "127.0.0.1"
-READY_TIMEOUT_S = 60.0
+READY_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
 class Target:
-    """A server to measure: its label in the report and its uvicorn app factory."""
+    """A server to measure: its key, its label in the report and where it says it is ready."""
 
     key: str
     label: str
-    factory: str
     ready_path: str
 
 
-GATEWAY = Target("on", "gateway (authz + audit on)", "gateway.app:asgi_factory", "/readyz")
-UNGUARDED = Target("off", "gateway, authz + audit off", "bench.unguarded:create_unguarded_app", "/readyz")
-FLOOR = Target("floor", "floor (hand-written SQL, Starlette)", "bench.floor:create_floor_app", "/graphql")
-TARGETS: tuple[Target, ...] = (GATEWAY, UNGUARDED, FLOOR)
+FLOOR = Target("floor", "floor (hand-written SQL, Starlette)", STATS_PATH)
+UNGUARDED = Target("off", "gateway, authz + audit off", "/readyz")
+GATEWAY = Target("on", "gateway as shipped (authz + audit on)", "/readyz")
+TARGETS: tuple[Target, ...] = (FLOOR, UNGUARDED, GATEWAY)
+BY_KEY = {t.key: t for t in TARGETS}
 
 
 class ServerError(Exception):
@@ -50,15 +52,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process and its living descendants."""
+def _tree(pid: int) -> list[psutil.Process]:
     try:
         root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
+        return [root, *root.children(recursive=True)]
     except psutil.Error:
-        return 0.0
+        return []
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its living descendants."""
     total = 0.0
-    for process in processes:
+    for process in _tree(pid):
         try:
             times = process.cpu_times()
         except psutil.Error:
@@ -67,25 +72,42 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def peak_rss_bytes(pid: int) -> int:
+    """The peak resident set (``VmHWM``) of a process and its living descendants, summed."""
+    total = 0
+    for process in _tree(pid):
+        try:
+            for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) * 1024
+        except (OSError, ValueError):
+            continue
+    return total
+
+
 class ServerProcess:
     """One running target; use as a context manager so it is always stopped."""
 
-    def __init__(self, target: Target, *, database_url: str, workers: int, log_dir: Path) -> None:
+    def __init__(self, target: Target, *, database_url: str, log_dir: Path) -> None:
         self.target = target
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f"server-{target.key}.log"
-        env = {**os.environ, "CPNI_GATEWAY_DATABASE_URL": database_url, "CPNI_GATEWAY_GRAPHIQL": "false",
-               # the load profile is not a registered document (gateway/trusted)
-               "CPNI_GATEWAY_TRUSTED_DOCUMENTS": os.environ.get("CPNI_GATEWAY_TRUSTED_DOCUMENTS", "off")}
-        command = [
-            sys.executable, "-m", "uvicorn", "--factory", target.factory,
-            "--host", HOST, "--port", str(self.port), "--workers", str(workers),
-            "--no-access-log", "--log-level", "warning", "--loop", "asyncio", "--http", "h11",
-        ]  # fmt: skip
+        env = {
+            **os.environ,
+            "CPNI_GATEWAY_DATABASE_URL": database_url,
+            "CPNI_GATEWAY_GRAPHIQL": "false",
+            # the benchmark's documents are not registered (gateway/trusted)
+            "CPNI_GATEWAY_TRUSTED_DOCUMENTS": os.environ.get("CPNI_GATEWAY_TRUSTED_DOCUMENTS", "off"),
+        }
+        command = [sys.executable, "-m", "bench.serve", target.key, "--port", str(self.port)]
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(command, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
     def __enter__(self) -> ServerProcess:
         try:
@@ -106,7 +128,7 @@ class ServerProcess:
         return "\n".join(text.splitlines()[-lines:])
 
     def wait_ready(self) -> None:
-        """Poll until the target answers (any HTTP status); fail if it exits or takes too long."""
+        """Poll until the target answers its ready path with 200; fail if it exits or takes too long."""
         deadline = time.monotonic() + READY_TIMEOUT_S
         with httpx.Client(timeout=2.0) as client:
             while time.monotonic() < deadline:
@@ -115,21 +137,35 @@ class ServerProcess:
                         f"{self.target.label} exited with status {self.process.returncode}:\n{self.log_tail()}"
                     )
                 try:
-                    client.get(self.url + self.target.ready_path)
-                    return
+                    if client.get(self.url + self.target.ready_path).status_code == 200:
+                        return
                 except httpx.TransportError:
-                    time.sleep(0.1)
+                    pass
+                time.sleep(0.2)
         raise ServerError(f"{self.target.label} did not answer within {READY_TIMEOUT_S:.0f} s:\n{self.log_tail()}")
+
+    def round_trips(self) -> int:
+        """The SQL round trips the target has made so far (bench/instrument.py)."""
+        response = httpx.get(self.url + STATS_PATH, timeout=10.0)
+        response.raise_for_status()
+        return int(response.json()["round_trips"])
+
+    def event_loop(self) -> str:
+        """The class of the event loop the target runs on (``uvloop.Loop``, ``asyncio.unix_events...``)."""
+        return str(httpx.get(self.url + STATS_PATH, timeout=10.0).json()["loop"])
 
     def cpu_seconds(self) -> float:
         return tree_cpu_seconds(self.process.pid)
+
+    def peak_rss(self) -> int:
+        return peak_rss_bytes(self.process.pid)
 
     def stop(self) -> None:
         """SIGTERM (uvicorn shuts down gracefully), then SIGKILL after a grace period."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=15)
+                self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 for child in psutil.Process(self.process.pid).children(recursive=True):
                     child.kill()

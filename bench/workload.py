@@ -1,16 +1,27 @@
-"""What every target is asked: the full-profile query of a random existing customer (Q1).
+"""What every target is asked: the three queries of issue 11, their callers and their request bodies.
 
-The same request bodies, in the same order, go to every target: customer ids
-are drawn from a seeded RNG over the ids that exist in the database. With
-``BENCH_QUERY=page`` (``python -m bench.run --query page``) each request is
-instead a page of 50 customers of one state, the state drawn from the same
-id (Q2).
+* **Q1** ``profile``: the full profile of one random existing customer
+  (:data:`FULL_PROFILE`), as ``customer_care`` with purpose
+  ``customer_care``. The floor gets the same body.
+* **Q2** ``page``: a page of 50 customers after a random keyset position,
+  with their services and latest invoice (:data:`PAGE`), as
+  ``billing_collections`` with purpose ``billing_collection``.
+* **Q3** ``campaign``: the same page as the central ``marketing`` division,
+  purpose ``marketing_cross_category``, under the approved seed campaign
+  ``demo-fiber-cross-sell``: decisions differ per customer (opt-out,
+  opt-in, no notice), so some fields are null with ``FORBIDDEN`` and some
+  services are hidden.
+
+Page positions are sealed cursors for the gateway (:func:`page_cursor`,
+made with the gateway's own codec and binding, so they are the cursors the
+gateway itself would have handed this caller) and the equivalent keyset id
+for the floor (``variables.afterId``).
 """
 
 from __future__ import annotations
 
-import os
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -19,6 +30,7 @@ from gateway.auth import issue_token
 from gateway.authz.model import Purpose
 from gateway.authz.policy import load_policy
 from gateway.config import Settings
+from gateway.cursors import CursorCodec, binding
 
 # The profile a care agent opens: every field of the graph for one customer.
 # The benchmark and the brute-force property test (tests/e2e) both use it.
@@ -39,71 +51,103 @@ query Full($id: ID!) {
 }
 """
 
-# A page of customers as a care team lists them (Q2): 50 per request, the
-# first page of customers with a service address in one of the largest states
-# (a few hundred customers each at 10,000). No cursors: each is sealed with
-# a fresh nonce, so two servers' pages would never compare equal.
+# A page of customers with what billing (Q2) or a campaign (Q3) looks at.
+# No `cursor` or `endCursor` is selected: each is sealed with a fresh nonce,
+# so no two answers would ever compare equal.
 PAGE = """
-query Page($state: String!) {
-  customers(first: 50, filter: {state: $state}) {
+query Page($after: String) {
+  customers(first: 50, after: $after) {
     edges { node {
-      id accountNumber segment status name listedPhone email contactPhone
-      serviceAddress { city state }
+      id accountNumber segment status name
       services { id category plan status }
-      cpniApproval { status scope }
+      invoices(last: 1) { id period issuedAt amount { amountCents currency } status }
     } }
     pageInfo { hasNextPage }
   }
 }
 """
-PAGE_STATES = ("CA", "TX", "FL", "NY", "PA", "IL", "OH", "GA", "NC", "MI", "NJ", "VA")
 PAGE_SIZE = 50
-QUERIES = ("profile", "page")
-
-DIVISION = "customer_care"
-PURPOSE = "customer_care"
-TOKEN_TTL_S = 6 * 3600
 PATH = "/graphql"
-
-
-def query_kind() -> str:
-    """``profile`` (Q1) or ``page`` (Q2), from ``BENCH_QUERY`` (set by ``bench.run --query``)."""
-    kind = os.environ.get("BENCH_QUERY", "profile")
-    assert kind in QUERIES, f"BENCH_QUERY: expected one of {QUERIES}"
-    return kind
-
-
-def body(customer_id: int) -> bytes:
-    """The POST body for one draw: the customer's full profile, or a page of its state's customers."""
-    if query_kind() == "page":
-        state = PAGE_STATES[customer_id % len(PAGE_STATES)]
-        return orjson.dumps({"query": PAGE, "operationName": "Page", "variables": {"state": state}})
-    return orjson.dumps({"query": FULL_PROFILE, "operationName": "Full", "variables": {"id": str(customer_id)}})
-
-
-def customer_sequence(ids: tuple[int, ...] | list[int], count: int, seed: int) -> list[int]:
-    """``count`` customer ids drawn with replacement by a seeded RNG: the same list every run."""
-    rng = random.Random(seed)
-    return [rng.choice(ids) for _ in range(count)]
+TOKEN_TTL_S = 12 * 3600
+CONNECTION = "customers"  # gateway/schema/lookups.py: what a customers cursor is bound to
+NO_FILTER: list[object] = [None, None, None, None, None]  # segment, status, state, namePrefix, serviceCategory
 
 
 @dataclass(frozen=True)
-class Credentials:
-    """The headers every request carries (the floor ignores them)."""
+class Query:
+    """One of the benchmark's queries and the caller that sends it."""
 
-    token: str
+    key: str
+    label: str
+    operation: str
+    document: str
+    division: str
+    purpose: str
+    campaign: str | None = None
+    target_ratio: float = 0.0  # issue 11: the least fraction of the floor's requests/s
 
-    def headers(self) -> dict[str, str]:
-        return {
-            "authorization": f"Bearer {self.token}",
-            "x-purpose": PURPOSE,
-            "content-type": "application/json",
-        }
+    @property
+    def paged(self) -> bool:
+        return self.operation == "Page"
+
+    @property
+    def client(self) -> str:
+        return f"bench-{self.division}"
 
 
-def credentials(settings: Settings) -> Credentials:
-    """A token for the customer care division with its customer care purpose."""
-    bundle = load_policy(settings.policy_dir)
-    division = bundle.divisions[DIVISION]
-    token = issue_token(settings, division=division, purposes=[Purpose(PURPOSE)], ttl_seconds=TOKEN_TTL_S)
-    return Credentials(token)
+Q1 = Query("Q1", "full profile, one customer (customer_care)", "Full", FULL_PROFILE, "customer_care",
+           "customer_care", target_ratio=0.45)  # fmt: skip
+Q2 = Query("Q2", "page of 50 + services + latest invoice (billing_collections)", "Page", PAGE,
+           "billing_collections", "billing_collection", target_ratio=0.50)  # fmt: skip
+Q3 = Query("Q3", "the same page, marketing under an approved campaign", "Page", PAGE, "marketing",
+           "marketing_cross_category", campaign="demo-fiber-cross-sell", target_ratio=0.40)  # fmt: skip
+QUERIES: tuple[Query, ...] = (Q1, Q2, Q3)
+BY_KEY = {q.key: q for q in QUERIES}
+
+
+def token(settings: Settings, query: Query) -> str:
+    """A bearer token for the query's division, declaring only its purpose."""
+    division = load_policy(settings.policy_dir).divisions[query.division]
+    return issue_token(
+        settings, division=division, purposes=[Purpose(query.purpose)], ttl_seconds=TOKEN_TTL_S, client=query.client
+    )
+
+
+def headers(query: Query, bearer: str) -> dict[str, str]:
+    """The headers every request of ``query`` carries (the floor ignores them)."""
+    out = {"authorization": f"Bearer {bearer}", "x-purpose": query.purpose, "content-type": "application/json"}
+    if query.campaign:
+        out["x-campaign-id"] = query.campaign
+    return out
+
+
+def body(query: Query, value: int | str | None, *, floor: bool) -> bytes:
+    """The POST body: a customer id (Q1), or a page position (a cursor; the keyset id for the floor)."""
+    if not query.paged:
+        variables: dict[str, object] = {"id": str(value)}
+    elif floor:
+        variables = {"afterId": int(value or 0)}
+    else:
+        variables = {"after": value}
+    return orjson.dumps({"query": query.document, "operationName": query.operation, "variables": variables})
+
+
+def page_cursor(codec: CursorCodec, query: Query, after_id: int) -> str:
+    """The cursor the gateway hands ``query``'s caller for the customer ``after_id`` of an unfiltered page."""
+    caller = (query.client, query.division, query.purpose, query.campaign)
+    return codec.seal(binding(CONNECTION, caller, NO_FILTER), (after_id,))
+
+
+def page_positions(ids: Sequence[int], count: int, rng_seed: int) -> list[int]:
+    """``count`` keyset positions (customer ids), each followed by at least a full page of customers."""
+    usable = len(ids) - PAGE_SIZE - 1
+    if usable < 1:
+        return [0] * count
+    rng = random.Random(rng_seed)
+    return [ids[rng.randrange(usable)] for _ in range(count)]
+
+
+def customer_sample(ids: Sequence[int], count: int, rng_seed: int) -> list[int]:
+    """``count`` customer ids drawn with replacement by a seeded RNG: the same list every run."""
+    rng = random.Random(rng_seed)
+    return [ids[rng.randrange(len(ids))] for _ in range(count)]
