@@ -19,7 +19,7 @@ from typing import Any
 
 import jwt
 
-from gateway.authz.model import Division, Purpose
+from gateway.authz.model import PURPOSES_BY_VALUE, Division, Purpose
 from gateway.config import ConfigError, Settings
 
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "exp", "iat", "division", "purposes")
@@ -195,7 +195,7 @@ class TokenVerifier:
         if not isinstance(raw_purposes, list) or not all(isinstance(p, str) for p in raw_purposes):
             raise unauthenticated("Authentication failed: invalid token")
         # Unknown purpose names in a token are ignored: they can never be declared.
-        purposes = frozenset(Purpose(p) for p in raw_purposes if p in Purpose._value2member_map_)
+        purposes = frozenset(Purpose(p) for p in raw_purposes if p in PURPOSES_BY_VALUE)
         return Caller(client=sub, division=division, purposes=purposes)
 
 
@@ -241,7 +241,7 @@ def choose_purpose(caller: Caller, declared: str | None) -> Purpose:
             return only
         raise AuthError(400, "PURPOSE_REQUIRED", "Declare the purpose of use in the X-Purpose header")
     name = declared.strip().lower()
-    purpose = Purpose._value2member_map_.get(name)
+    purpose = PURPOSES_BY_VALUE.get(name)
     if not isinstance(purpose, Purpose):
         # Not a purpose at all (a typo, an upper-case enum name): the closed list is public (SPEC 6.1).
         valid = ", ".join(p.value for p in Purpose)

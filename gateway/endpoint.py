@@ -260,6 +260,13 @@ class GraphQLEndpoint:
             # Nothing of the plan's run is kept.
             ctx = self._context(request, request_id, caller, purpose, campaign, prepared.resolved, read_only=prepared.read_only)
             outcome = await self._reference(prepared, ctx)
+        return await self._answer(request, observation, prepared, ctx, outcome)
+
+    async def _answer(
+        self, request: Request, observation: Observation, prepared: Prepared, ctx: RequestContext, outcome: Outcome
+    ) -> Response:
+        """Record the request's events (durably), then answer: data and errors, 403 in strict mode, or the refusal."""
+        request_id = observation.request_id
         db = ctx.loaders.db
         if db.routed:
             self.metrics.read_from("replica" if db.on_replica else "primary")

@@ -157,3 +157,8 @@ class Decision:
 
     allowed: bool
     policy_ids: tuple[str, ...]
+
+
+# The members by value (a lookup that never raises, without the enum's private map).
+PURPOSES_BY_VALUE: dict[str, Purpose] = {p.value: p for p in Purpose}
+CATEGORIES_BY_VALUE: dict[str, Category] = {c.value: c for c in Category}

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from gateway.auth import issue_token, parse_ttl
-from gateway.authz.model import Purpose
+from gateway.authz.model import PURPOSES_BY_VALUE, Purpose
 from gateway.authz.policy import PolicyError, load_policy
 from gateway.cli.common import data_dir_option, settings_or_exit
 from gateway.config import ConfigError
@@ -51,7 +51,7 @@ def issue(division: str, purposes: tuple[str, ...], ttl: str, client: str | None
         raise click.BadParameter(str(exc), param_hint="--ttl") from None
     chosen: list[Purpose] = []
     for name in purposes or sorted(p.value for p in found.purposes):
-        purpose = Purpose._value2member_map_.get(name.lower())
+        purpose = PURPOSES_BY_VALUE.get(name.lower())
         if not isinstance(purpose, Purpose):
             raise click.BadParameter(f"unknown purpose {name!r}", param_hint="--purpose")
         if purpose not in found.purposes:

@@ -7,7 +7,7 @@ and for the explanations that must agree with it (`explainAccess`,
 
 from __future__ import annotations
 
-from gateway.authz.model import Category
+from gateway.authz.model import CATEGORIES_BY_VALUE, Category
 from gateway.resolvers.database import Database
 
 USABLE_CAMPAIGN_SQL = """
@@ -19,7 +19,7 @@ WHERE id = $1 AND division = $2 AND purpose = $3 AND status = 'APPROVED'
 
 def known_categories(names: list[str]) -> frozenset[Category]:
     """The campaign's categories the model knows; an unknown name bounds nothing and is dropped."""
-    known = Category._value2member_map_
+    known = CATEGORIES_BY_VALUE
     return frozenset(Category(c) for c in names if c in known)
 
 
