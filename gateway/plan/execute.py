@@ -32,7 +32,7 @@ from gateway.resolvers import billing, consent, customers, services
 from gateway.resolvers.batch import Batch, combined
 from gateway.resolvers.services import UsageKey
 from gateway.schema.context import RequestContext
-from gateway.schema.errors import ForbiddenError
+from gateway.schema.errors import FORBIDDEN_MESSAGE, location_of
 from gateway.schema.lookups import find_by_phone, page_customers, page_size, readable_condition
 from gateway.schema.scalars import customer_id_of, is_month
 
@@ -115,8 +115,10 @@ class Program:
     def locations(self, node: Node) -> list[dict[str, int]]:
         found = self._locations.get(id(node))
         if found is None:
-            located = ForbiddenError.at(Category.PUBLIC, [], node.field).locations or []
-            found = self._locations[id(node)] = [{"line": loc.line, "column": loc.column} for loc in located]
+            located = location_of(node.field)
+            found = self._locations[id(node)] = (
+                [] if located is None else [{"line": located.line, "column": located.column}]
+            )
         return found
 
 
@@ -266,9 +268,6 @@ class Execution:
         except GraphQLError:
             raise NotPlanned() from None  # the reference says how it fails
         data[node.key] = self.program.completes[id(node)](self, value, (None, node.key))
-
-
-FORBIDDEN_MESSAGE = ForbiddenError(Category.PUBLIC).message
 
 
 class Filter(NamedTuple):

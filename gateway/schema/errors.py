@@ -17,13 +17,15 @@ from graphql.language import FieldNode
 from gateway.authz.model import Category
 from gateway.schema.sized_cache import SizedCache
 
+FORBIDDEN_MESSAGE = "Not authorized to read this field"
+
 
 class ForbiddenError(GraphQLError):
     """A denied field: null in ``data``, this error at its path."""
 
     def __init__(self, category: Category) -> None:
         super().__init__(
-            "Not authorized to read this field",
+            FORBIDDEN_MESSAGE,
             extensions={"code": "FORBIDDEN", "category": category.value},
         )
 
@@ -37,10 +39,17 @@ class ForbiddenError(GraphQLError):
         """
         error = cls(category)
         error.path = path
-        if node.loc is not None:
-            body = node.loc.source.body
-            error.locations = [_location(body, node.loc.start)]
+        located = location_of(node)
+        if located is not None:
+            error.locations = [located]
         return error
+
+
+def location_of(node: FieldNode) -> SourceLocation | None:
+    """Where ``node`` starts in its document (line and column, as graphql-core counts them)."""
+    if node.loc is None:
+        return None
+    return _location(node.loc.source.body, node.loc.start)
 
 
 # Line tables by document text, bounded in bytes (a distinct 1 MiB text of

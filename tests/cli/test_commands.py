@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from click.testing import CliRunner
 from gateway.cli import main
 from gateway.keys import demo_keys
 from tests.databases import create_database, drop_database
+from tests.served import free_port
 
 
 def test_every_command_has_help() -> None:
@@ -86,17 +86,11 @@ def test_db_migrate_applies_then_reports_up_to_date(empty_database: str) -> None
     assert second.output.strip() == "database is up to date"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def demo_server(empty_database: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """`cpni-gateway serve --demo` as a real process; yields (base URL, banner)."""
     url = empty_database
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "CPNI_GATEWAY_DEMO_CUSTOMERS": "200"}
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway", "serve", "--demo", "--port", str(port), "--data-dir", str(tmp_path)],

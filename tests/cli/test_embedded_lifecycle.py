@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,13 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.served import free_port
+
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _postmaster_running(pgdata: Path) -> bool:
@@ -38,7 +33,7 @@ def _postmaster_running(pgdata: Path) -> bool:
 def test_the_embedded_server_stops_with_the_last_gateway(stop: signal.Signals, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CPNI_GATEWAY_DATABASE_URL")}
     env["CPNI_GATEWAY_DEMO_CUSTOMERS"] = "50"
-    port = _free_port()
+    port = free_port()
     data_dir = Path(os.path.realpath(tmp_path)) / "d"
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway", "serve", "--demo", "--port", str(port), "--data-dir", str(data_dir)],

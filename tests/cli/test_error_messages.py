@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -10,12 +9,7 @@ from click.testing import CliRunner
 
 from gateway.cli import main
 from gateway.config import ConfigError, load_settings
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.served import free_port
 
 
 def _error_line(args: list[str], env: dict[str, str]) -> str:
@@ -27,7 +21,7 @@ def _error_line(args: list[str], env: dict[str, str]) -> str:
 
 
 def test_a_refused_connection_names_the_setting_host_port_and_user_never_the_password() -> None:
-    port = _free_port()
+    port = free_port()
     line = _error_line(["db", "migrate"], {"DATABASE_URL": f"postgresql://billing_app:s3cr3t@127.0.0.1:{port}/cpni"})
     assert line == (
         f"Error: cannot connect to PostgreSQL at 127.0.0.1:{port} as user billing_app (DATABASE_URL): "
@@ -36,7 +30,7 @@ def test_a_refused_connection_names_the_setting_host_port_and_user_never_the_pas
 
 
 def test_the_prefixed_variable_is_named_when_it_is_the_one_set() -> None:
-    port = _free_port()
+    port = free_port()
     line = _error_line(
         ["db", "migrate"], {"CPNI_GATEWAY_DATABASE_URL": f"postgresql://app:pw@127.0.0.1:{port}/cpni", "DATABASE_URL": ""}
     )

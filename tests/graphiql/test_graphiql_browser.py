@@ -14,10 +14,6 @@ import asyncio
 import json
 import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +24,7 @@ import pytest
 from gateway.graphiql.assets import fetch, missing
 from tests.databases import create_database, drop_database
 from tests.policy.png import read_png
+from tests.served import chromium, serve
 
 from .cdp import Browser
 
@@ -39,58 +36,28 @@ HEADERS_TEXT = "document.querySelectorAll('.graphiql-editor-tool .CodeMirror')[1
 RESULT_TEXT = "document.querySelector('.result-window .CodeMirror')?.CodeMirror.getValue() ?? ''"
 
 
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        pytest.skip("chromium is not installed (Debian: apt-get install -y chromium); .ci/run installs it")
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`python -m gateway serve --demo` on a fresh database (it seeds 100 demo customers); yields its base URL."""
-    _chromium()
+    chromium()
     if missing():
         fetch()  # a checkout installed before the build hook fetched them
     name, database_url = asyncio.run(create_database(server_url, "cpni_graphiql", migrated=False))
-    port = _free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "CPNI_GATEWAY_DEMO_CUSTOMERS": "100"}
-    for name in ("CPNI_GATEWAY_REGIME", "CPNI_GATEWAY_JWT_SECRET", "CPNI_GATEWAY_CURSOR_KEY"):
-        env.pop(name, None)
+    for setting in ("CPNI_GATEWAY_REGIME", "CPNI_GATEWAY_JWT_SECRET", "CPNI_GATEWAY_CURSOR_KEY"):
+        env.pop(setting, None)
     data_dir = tmp_path_factory.mktemp("graphiql-demo")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--demo", "--port", str(port), "--data-dir", str(data_dir)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, "the gateway exited"
-            assert time.monotonic() < deadline, "the gateway did not start"
-            time.sleep(0.2)
-        yield base
+        with serve(env, ["--demo", "--data-dir", str(data_dir)]) as base:
+            yield base
     finally:
-        process.terminate()
-        process.wait(timeout=20)
         asyncio.run(drop_database(server_url, name))
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Browser]:
     offline = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"  # no name resolves: no internet
-    opened = Browser(_chromium(), tmp_path / "profile", offline)
+    opened = Browser(chromium(), tmp_path / "profile", offline)
     try:
         yield opened
     finally:

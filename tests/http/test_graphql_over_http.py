@@ -11,14 +11,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from gateway.auth import issue_token
@@ -26,6 +22,7 @@ from gateway.authz.model import Purpose
 from gateway.authz.policy import load_policy
 from gateway.config import Settings
 from tests.keys import TEST_CURSOR_KEY, TEST_JWT_SECRET
+from tests.served import serve
 
 HERE = Path(__file__).resolve().parent
 
@@ -54,12 +51,6 @@ def _node() -> tuple[str, str]:
     return node, npm
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def audit_tool() -> str:
     node, npm = _node()
@@ -74,29 +65,12 @@ def audit_tool() -> str:
 @pytest.fixture(scope="module")
 def served(database_url: str) -> Iterator[str]:
     """`python -m gateway serve` (uvicorn) on a free port of the session database."""
-    port = _free_port()
     env = {**os.environ, "DATABASE_URL": database_url,
            "CPNI_GATEWAY_JWT_SECRET": TEST_JWT_SECRET, "CPNI_GATEWAY_CURSOR_KEY": TEST_CURSOR_KEY,
            # the audits send their own operations: the protocol is under test, not the registry
            "CPNI_GATEWAY_TRUSTED_DOCUMENTS": "off"}
-    process = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--port", str(port)],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, "the gateway exited"
-            assert time.monotonic() < deadline, "the gateway did not start"
-            time.sleep(0.2)
+    with serve(env, ready_path="/readyz") as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def test_graphql_http_audits_find_no_must_failure_and_only_explained_warnings(

@@ -6,11 +6,7 @@ Skips, saying why, only when chromium is not installed (.ci/run installs it).
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +15,7 @@ import pytest
 
 from gateway.policy_page import COLOURS
 from tests.keys import TEST_CURSOR_KEY, TEST_JWT_SECRET
+from tests.served import chromium, serve
 
 from .png import read_png
 
@@ -27,24 +24,10 @@ pytestmark = pytest.mark.browser
 WIDTH, HEIGHT = 1400, 1000
 
 
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        pytest.skip("chromium is not installed (Debian: apt-get install -y chromium); .ci/run installs it")
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(database_url: str) -> Iterator[str]:
     """`python -m gateway serve` as a real process on the session database; yields the /policy URL."""
-    _chromium()
-    port = _free_port()
+    chromium()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -52,33 +35,15 @@ def served(database_url: str) -> Iterator[str]:
         "CPNI_GATEWAY_CURSOR_KEY": TEST_CURSOR_KEY,
     }
     env.pop("CPNI_GATEWAY_REGIME", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, "the gateway exited"
-            assert time.monotonic() < deadline, "the gateway did not start"
-            time.sleep(0.2)
+    with serve(env) as base:
         # The first request renders the page (seconds of Cedar work); the browser gets the cached one.
         assert httpx.get(f"{base}/policy", timeout=60).status_code == 200
         yield f"{base}/policy"
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def _browse(url: str, profile: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     command = [
-        _chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         f"--user-data-dir={profile}", *args, url,
     ]

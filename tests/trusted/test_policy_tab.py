@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +14,8 @@ from gateway.trusted import document_id
 from tests.e2e.conftest import Gateway
 from tests.keys import TEST_CURSOR_KEY, TEST_JWT_SECRET
 from tests.policy.png import read_png
-from tests.policy.test_policy_page_browser import _browse, _chromium, _free_port, _rgb
+from tests.policy.test_policy_page_browser import _browse, _rgb
+from tests.served import chromium, serve
 from tests.trusted.conftest import CARE_CUSTOMER
 
 
@@ -57,8 +55,7 @@ def test_screenshot_of_the_operations_tab(operations_served: str, tmp_path: Path
 @pytest.fixture(scope="module")
 def operations_served(database_url: str, registry_dir: Path) -> Iterator[str]:
     """`python -m gateway serve` on the test registry (enforced); yields the /policy URL."""
-    _chromium()
-    port = _free_port()
+    chromium()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -68,24 +65,6 @@ def operations_served(database_url: str, registry_dir: Path) -> Iterator[str]:
     }
     env.pop("CPNI_GATEWAY_REGIME", None)
     env.pop("CPNI_GATEWAY_TRUSTED_DOCUMENTS", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, "the gateway exited"
-            assert time.monotonic() < deadline, "the gateway did not start"
-            time.sleep(0.2)
+    with serve(env) as base:
         assert httpx.get(f"{base}/policy", timeout=60).status_code == 200
         yield f"{base}/policy"
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
