@@ -28,8 +28,11 @@ from gateway.authz.model import Category, Facts
 from gateway.errors import FieldError
 from gateway.plan.assemble import Complete, FetchStep, Link, Step, complete_of, path_of
 from gateway.plan.compile import Node, NotPlanned
+from gateway.plan.sql import Document, NotCompiled, compile_document
+from gateway.plan.walk import Built, Walk, walk_of
 from gateway.resolvers import billing, consent, customers, services
 from gateway.resolvers.batch import Batch, combined
+from gateway.resolvers.customers import Answer, AnswerOutOfRange
 from gateway.resolvers.services import UsageKey
 from gateway.schema.context import RequestContext
 from gateway.schema.errors import FORBIDDEN_MESSAGE, location_of
@@ -95,6 +98,36 @@ class Program:
         self._children: dict[int, dict[str, tuple[int, Node]]] = {}
         self._root_index = {node.key: (index, node) for index, node in enumerate(roots)}
         self._locations: dict[int, list[dict[str, int]]] = {}
+        # The Customer selection PostgreSQL can build, per root (gateway.plan.sql)
+        self._answered = {id(node): customer for node in roots if (customer := _answered(node)) is not None}
+        self._cursors = {id(node): _selects_cursors(node) for node in roots if node.name == "customers"}
+        self._documents: dict[Hashable, tuple[Document, Walk | None] | None] = {}
+
+    def document(self, root: Node, ctx: RequestContext) -> tuple[Document, Walk | None] | None:
+        """The JSON expression of the root's customers for this caller, and its walk; None to assemble in Python."""
+        customer = self._answered.get(id(root))
+        if customer is None or customer.children is None:
+            return None
+        decisions = ctx.decisions
+        key = (id(customer), decisions.authorizer, ctx.division.id, ctx.purpose, decisions.campaign_categories)
+        try:
+            return self._documents[key]
+        except KeyError:
+            pass
+        try:
+            found: tuple[Document, Walk | None] | None = (
+                compile_document(customer.children, lambda category, scope: readable_condition(ctx, category, scope)),
+                walk_of("Customer", customer.children),
+            )
+        except NotCompiled:
+            found = None
+        if len(self._documents) >= DOCUMENTS_PER_PLAN:
+            self._documents.clear()
+        self._documents[key] = found
+        return found
+
+    def edge_cursors(self, root: Node) -> bool:
+        return self._cursors.get(id(root), True)
 
     def position(self, path: list[str | int]) -> tuple[int, ...]:
         """Where ``path`` sits in the answer: its keys' places among their siblings, and list indexes."""
@@ -120,6 +153,32 @@ class Program:
                 [] if located is None else [{"line": located.line, "column": located.column}]
             )
         return found
+
+
+# One document per caller cell (division, purpose, campaign): a few in practice.
+DOCUMENTS_PER_PLAN = 64
+
+
+def _answered(root: Node) -> Node | None:
+    """The one Customer selection under ``root`` that PostgreSQL can build: ``customer``, or a page's ``edges.node``."""
+    if root.name == "customer":
+        return root
+    if root.name != "customers" or root.children is None:
+        return None
+    nodes = [
+        node
+        for edges in root.children
+        if edges.name == "edges"
+        for node in edges.children or ()
+        if node.name == "node"
+    ]
+    return nodes[0] if len(nodes) == 1 else None
+
+
+def _selects_cursors(root: Node) -> bool:
+    return any(
+        node.name == "cursor" for edges in root.children or () if edges.name == "edges" for node in edges.children or ()
+    )
 
 
 class Execution:
@@ -231,6 +290,13 @@ class Execution:
             self._arguments[id(node)] = found
         return found
 
+    def _answer(self, document: Document) -> Answer | None:
+        """The document's column for this request; None to assemble in Python (an argument the reference refuses where reached)."""
+        try:
+            return Answer(document.sql, document.values(self))
+        except NotPlanned:
+            return None
+
     async def _root(self, node: Node, data: dict[str, Any]) -> None:
         ctx = self.ctx
         if node.name == "__typename":
@@ -245,7 +311,16 @@ class Execution:
             elif node.name == "customer":
                 value = None
                 cid = customer_id_of(args["id"])
-                if cid is not None:
+                document = self.program.document(node, ctx)
+                answer = None if document is None else self._answer(document[0])
+                if cid is not None and document is not None and answer is not None:
+                    walk = document[1]
+                    (answered,) = await customers.customers_answered(self.db, [cid], answer)
+                    if answered is not None:
+                        self.facts[cid] = answered[1]
+                        self.decisions.note_public(cid)
+                        value = Built(cid, answered[0].answer, walk)
+                elif cid is not None:
                     (found,) = await customers.customers_with_facts(
                         self.db, [cid], readable_condition(ctx, Category.SUBSCRIBER_LIST)
                     )
@@ -258,14 +333,22 @@ class Execution:
                 if found is not None:
                     value, self.facts[found[0].id] = found
             elif node.name == "customers":
-                page = await page_customers(ctx, args.get("first"), args.get("after"), Filter.of(args.get("filter")))
+                document = self.program.document(node, ctx)
+                answer = None if document is None else self._answer(document[0])
+                page = await page_customers(
+                    ctx, args.get("first"), args.get("after"), Filter.of(args.get("filter")),
+                    answer=answer, cursors=self.program.edge_cursors(node),
+                )  # fmt: skip
                 self.facts.update(page.facts)
-                value = Connection(
-                    [Edge(cursor, row) for cursor, row in page.edges], PageInfo(page.has_next, page.end_cursor)
-                )
+                if document is None or answer is None:
+                    edges = [Edge(cursor, row) for cursor, row in page.edges]  # type: ignore[arg-type]
+                else:
+                    walk = document[1]
+                    edges = [Edge(cursor, Built(row.id, row.answer, walk)) for cursor, row in page.edges]  # type: ignore[arg-type, union-attr]
+                value = Connection(edges, PageInfo(page.has_next, page.end_cursor))
             else:
                 raise NotPlanned()  # not in ROOTS
-        except GraphQLError:
+        except (GraphQLError, AnswerOutOfRange):
             raise NotPlanned() from None  # the reference says how it fails
         data[node.key] = self.program.completes[id(node)](self, value, (None, node.key))
 

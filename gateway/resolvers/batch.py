@@ -98,6 +98,13 @@ def combined(statements: Sequence[Statement]) -> Combined:
     return Combined("SELECT " + ", ".join(columns), tuple(args), tuple(statements))
 
 
+def shift_placeholders(sql: str, after: int) -> str:
+    """``sql`` with its placeholders ``$1``, ``$2``... renumbered to follow ``after`` others."""
+    if not after:
+        return sql
+    return _PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + after}", sql)
+
+
 def _ids_key(value: Any) -> tuple[int, ...] | None:
     """A list of ints, as a key (its placeholder is shared); None for anything else."""
     if type(value) is list and value and all(type(v) is int for v in value):

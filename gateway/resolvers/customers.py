@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import asyncpg
 
 from gateway.authz.model import Facts
 from gateway.resolvers.batch import Batch, Rows, Statement, run
@@ -48,6 +51,48 @@ async def customers_with_facts(
         )
         for r in rows
     }
+    return [found.get(i) for i in ids]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A column that builds each customer's answer as JSON (the planner's, gateway.plan.sql).
+
+    ``sql(n)``: its expression over ``c`` and ``f``, its placeholders
+    numbered after the statement's first ``n``; ``args``: their values.
+    """
+
+    sql: Callable[[int], str]
+    args: Sequence[object]
+
+
+class AnswerOutOfRange(Exception):
+    """A value of an answer does not fit its GraphQL type (an Int beyond 32 bits, cast in SQL)."""
+
+
+async def _answered(db: Database, sql: str, args: Sequence[Any]) -> Sequence[asyncpg.Record]:
+    try:
+        return await db.fetch(sql, *args)
+    except asyncpg.NumericValueOutOfRangeError:
+        raise AnswerOutOfRange() from None
+
+
+class AnsweredRow(NamedTuple):
+    """A customer found with its answer already built (JSON text)."""
+
+    id: int
+    answer: str
+
+
+async def customers_answered(db: Database, ids: Sequence[int], answer: Answer) -> list[tuple[AnsweredRow, Facts] | None]:
+    """Customers by id with their facts and their answers, in one statement."""
+    rows = await _answered(
+        db,
+        f"SELECT c.id, f.facts_code, ({answer.sql(1)})::text AS answer"
+        f" FROM customers c {FACTS_LATERAL_SQL} WHERE c.id = ANY($1::bigint[])",
+        [list(ids), *answer.args],
+    )
+    found = {r["id"]: (AnsweredRow(r["id"], r["answer"]), decode(r["facts_code"])) for r in rows}
     return [found.get(i) for i in ids]
 
 
@@ -181,9 +226,10 @@ class CustomerQuery:
     service_category: str | None = None
     readable: tuple[FactsCondition, ...] = ()
     subscriber_list: FactsCondition | None = None  # see customer_columns
+    answer: Answer | None = None  # the rows are AnsweredRow
 
 
-async def customer_page(db: Database, query: CustomerQuery) -> list[tuple[CustomerRow, Facts]]:
+async def customer_page(db: Database, query: CustomerQuery) -> list[tuple[CustomerRow | AnsweredRow, Facts]]:
     """Customers after ``after_id`` matching every condition, by id, with their facts.
 
     The conditions on what the caller may read (``readable``) are matched
@@ -220,13 +266,21 @@ async def customer_page(db: Database, query: CustomerQuery) -> list[tuple[Custom
             conditions.append("false")
         elif readable.mask:
             conditions.append(f"(f.facts_code & {arg(readable.mask)}) = ANY({arg(list(readable.codes))}::int[])")
-    columns = customer_columns(query.subscriber_list, args)
+    limit = arg(query.limit)
+    if query.answer is not None:
+        columns = f"c.id, ({query.answer.sql(len(args))})::text AS answer"
+        args.extend(query.answer.args)
+    else:
+        columns = customer_columns(query.subscriber_list, args)
     sql = (
         f"SELECT {columns}, f.facts_code"
         f" FROM customers c {FACTS_LATERAL_SQL}"
         f" WHERE {' AND '.join(conditions)}"
-        f" ORDER BY c.id LIMIT {arg(query.limit)}"
+        f" ORDER BY c.id LIMIT {limit}"
     )
+    if query.answer is not None:
+        answered = await _answered(db, sql, args)
+        return [(AnsweredRow(r["id"], r["answer"]), decode(r["facts_code"])) for r in answered]
     rows = await db.fetch(sql, *args)
     return [
         (

@@ -12,7 +12,14 @@ from typing import Protocol
 
 from gateway.authz.model import Category, Facts
 from gateway.authz.model import ServiceCategory as ServiceCategoryValue
-from gateway.resolvers.customers import CustomerQuery, FactsCondition, customer_page, customers_by_phone
+from gateway.resolvers.customers import (
+    Answer,
+    AnsweredRow,
+    CustomerQuery,
+    FactsCondition,
+    customer_page,
+    customers_by_phone,
+)
 from gateway.resolvers.facts import code_condition
 from gateway.resolvers.rows import CustomerRow
 from gateway.schema.context import RequestContext
@@ -46,7 +53,7 @@ def page_size(value: int, limit: int, name: str) -> int:
 
 @dataclass(frozen=True)
 class CustomerPage:
-    edges: list[tuple[str, CustomerRow]]  # (cursor, customer)
+    edges: list[tuple[str | None, CustomerRow | AnsweredRow]]  # (cursor, customer)
     has_next: bool
     end_cursor: str | None
     facts: dict[int, Facts]
@@ -75,8 +82,20 @@ def _conditions(f: Filter) -> list[tuple[Category, str | None]]:
     return checks
 
 
-async def page_customers(ctx: RequestContext, first: int | None, after: str | None, f: Filter) -> CustomerPage:
+async def page_customers(
+    ctx: RequestContext,
+    first: int | None,
+    after: str | None,
+    f: Filter,
+    *,
+    answer: Answer | None = None,
+    cursors: bool = True,
+) -> CustomerPage:
     """One page of customers matching ``f``, among those the caller may match.
+
+    ``answer``: each customer's answer built by the same statement (the
+    planner's). ``cursors``: seal every edge's cursor (else only the end
+    cursor is sealed; the edges' are None).
 
     Every part of the answer (edges, ``endCursor``, ``hasNextPage``) comes
     from the rows the database matched with the caller's decisions in the
@@ -108,20 +127,29 @@ async def page_customers(ctx: RequestContext, first: int | None, after: str | No
         after_id=position,
         readable=tuple(readable),
         subscriber_list=readable_condition(ctx, Category.SUBSCRIBER_LIST),
+        answer=answer,
     )
     matched = await customer_page(ctx.loaders.db, query)
     rows = matched[:first]
     facts: dict[int, Facts] = {}
     for row, row_facts in rows:
-        ctx.loaders.customer.prime(row.id, row)
+        if type(row) is CustomerRow:
+            ctx.loaders.customer.prime(row.id, row)
         ctx.loaders.facts.prime(row.id, row_facts)
         facts[row.id] = row_facts
         ctx.decisions.note_public(row.id)
         for category, scope in checks:
             # Matching on a category discloses it: recorded like a read.
             ctx.decisions.check_loaded(row.id, category, scope, row_facts)
-    edges = [(ctx.seal_cursor(CONNECTION, bound, (row.id,)), row) for row, _ in rows]
-    return CustomerPage(edges, len(matched) > first, edges[-1][0] if edges else None, facts)
+    if cursors:
+        edges: list[tuple[str | None, CustomerRow | AnsweredRow]] = [
+            (ctx.seal_cursor(CONNECTION, bound, (row.id,)), row) for row, _ in rows
+        ]
+        end_cursor = edges[-1][0] if edges else None
+    else:
+        edges = [(None, row) for row, _ in rows]
+        end_cursor = ctx.seal_cursor(CONNECTION, bound, (rows[-1][0].id,)) if rows else None
+    return CustomerPage(edges, len(matched) > first, end_cursor, facts)
 
 
 async def find_by_phone(ctx: RequestContext, phone: str) -> tuple[CustomerRow, Facts] | None:

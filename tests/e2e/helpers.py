@@ -8,9 +8,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import pytest
 
 from gateway.authz.model import Category, Purpose
+from gateway.plan.walk import Built
+from gateway.resolvers.batch import Batch
+from gateway.resolvers.billing import BALANCES
 from tests.e2e.conftest import Gateway
+from tests.factories import Made
 
 _campaigns = itertools.count(1)
 ALL_MARKETING_CATEGORIES = [
@@ -82,3 +87,20 @@ async def read_customer(
         denied[path] = error["extensions"]["category"]
     data = (body.get("data") or {}).get("customer")
     return Read(response.status_code, data, denied)
+
+
+def bug_in(where: str, made: Made, monkeypatch: pytest.MonkeyPatch, message: str) -> tuple[str, dict[str, str]]:
+    """A bug (a RuntimeError carrying ``message``) in making an answer, and a query that meets it.
+
+    ``assembled``: in assembling balances in Python (a lookup by phone);
+    ``built``: in finishing an answer PostgreSQL built (a customer by id).
+    """
+
+    def broken(*_: object) -> list[object]:
+        raise RuntimeError(message)
+
+    if where == "assembled":
+        monkeypatch.setattr("gateway.resolvers.billing.BALANCES", Batch(BALANCES.statements, broken))
+        return f'{{ customerByPhone(phone: "{made.phone}") {{ name balance {{ amountCents }} }} }}', {}
+    monkeypatch.setattr(Built, "finish", broken)
+    return "query($id: ID!) { customer(id: $id) { name balance { amountCents } } }", {"id": str(made.id)}

@@ -13,9 +13,8 @@ import pytest_asyncio
 
 from gateway.app import create_app
 from gateway.config import Limits, Settings
-from gateway.resolvers.batch import Batch
-from gateway.resolvers.billing import BALANCES
 from tests.e2e.conftest import Gateway
+from tests.e2e.helpers import bug_in
 from tests.e2e.test_errors import assert_refused
 from tests.factories import make_customer
 
@@ -44,22 +43,14 @@ async def test_a_request_past_its_time_budget_is_504(impatient: Gateway, pool: a
     assert_refused(response, 504, "TIMEOUT")
 
 
+@pytest.mark.parametrize("where", ["assembled", "built"])
 async def test_an_unexpected_error_is_masked_and_logged_without_details(
-    gateway: Gateway, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    gateway: Gateway, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, where: str
 ) -> None:
     made = await make_customer(pool)
-
-    def broken(*_: object) -> list[object]:
-        raise RuntimeError("SELECT secret FROM customers WHERE token='abc'")
-
-    # A bug in assembling balances, on whichever path runs the query.
-    monkeypatch.setattr("gateway.resolvers.billing.BALANCES", Batch(BALANCES.statements, broken))
+    query, variables = bug_in(where, made, monkeypatch, "SELECT secret FROM customers WHERE token='abc'")
     with caplog.at_level(logging.INFO):
-        response = await gateway.query(
-            "query($id: ID!) { customer(id: $id) { name balance { amountCents } } }",
-            division="customer_care",
-            variables={"id": str(made.id)},
-        )
+        response = await gateway.query(query, division="customer_care", variables=variables)
     assert_refused(response, 500, "INTERNAL_SERVER_ERROR")
     assert response.json()["errors"][0]["message"] == "Internal server error"
     assert "secret" not in caplog.text and "SELECT" not in caplog.text and "Traceback" not in caplog.text

@@ -32,11 +32,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway.auth import issue_token
 from gateway.config import Settings
 from gateway.logs import JsonFormatter
-from gateway.resolvers.batch import Batch
-from gateway.resolvers.billing import BALANCES
 from tests.databases import create_database, drop_database
 from tests.e2e.conftest import Gateway, _divisions, _started
-from tests.e2e.helpers import approved_campaign
+from tests.e2e.helpers import approved_campaign, bug_in
 from tests.factories import make_customer
 from tests.security.leaks import assert_refused, leaks_in
 from tests.security.live import free_port
@@ -225,23 +223,16 @@ async def test_denied_fields_leak_no_value_and_no_consent_status(
         assert leaks_in(text, token) == []
 
 
+@pytest.mark.parametrize("where", ["assembled", "built"])
 async def test_an_unexpected_error_leaks_nothing(
-    gateway: Gateway, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    gateway: Gateway, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, where: str
 ) -> None:
     made = await make_customer(pool)
-
-    def broken(*_: object) -> list[object]:
-        raise RuntimeError("SELECT secret FROM customers WHERE token='abc' at /work/gateway/x.py line 3")
-
-    monkeypatch.setattr("gateway.resolvers.billing.BALANCES", Batch(BALANCES.statements, broken))
+    message = "SELECT secret FROM customers WHERE token='abc' at /work/gateway/x.py line 3"
+    query, variables = bug_in(where, made, monkeypatch, message)
     token = gateway.token(CARE)
     with caplog.at_level(logging.DEBUG):
-        response = await gateway.query(
-            "query($id: ID!) { customer(id: $id) { balance { amountCents } } }",
-            division=CARE,
-            token=token,
-            variables={"id": str(made.id)},
-        )
+        response = await gateway.query(query, division=CARE, token=token, variables=variables)
     assert_refused(response, 500, "INTERNAL_SERVER_ERROR", token)
     assert leaks_in(written(caplog), token) == [], written(caplog)
     assert [line["cause"] for line in request_lines(caplog)] == ["RuntimeError"]

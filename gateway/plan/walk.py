@@ -1,0 +1,117 @@
+"""Finishing a customer that PostgreSQL built (gateway.plan.sql): decisions, denials, checks.
+
+PostgreSQL decided each boundary from the customer's facts code; Python
+makes the same decisions with the authorizer, at the same places the
+reference path does (a boundary inside a null or denied part is never
+reached), so the audit records the same decisions. Each denial becomes a
+null and a FORBIDDEN error at its path; a per-service list loses the items
+the caller may not see. Where the two disagree (PostgreSQL left data where
+the authorizer denies, or the other way round) the walk raises
+:class:`NotPlanned` and the reference path answers.
+
+The walk is compiled once per selection and visits only the parts of the
+answer on the way to a boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import orjson
+
+from gateway.plan.compile import Node, NotPlanned
+from gateway.plan.sql import MARK, PER_SERVICE
+
+if TYPE_CHECKING:
+    from gateway.plan.assemble import Link
+    from gateway.plan.execute import Execution
+
+# (execution, customer id, service category in scope, the object, its link)
+Walk = Callable[["Execution", int, "str | None", dict[str, Any], "Link"], None]
+
+
+class Built(NamedTuple):
+    """A customer's answer as PostgreSQL wrote it, to be finished where it lands in the response."""
+
+    customer_id: int
+    text: str
+    walk: Walk | None
+
+    def finish(self, run: Execution, link: Link) -> dict[str, Any]:
+        out: dict[str, Any] = orjson.loads(self.text)
+        if self.walk is not None:
+            self.walk(run, self.customer_id, None, out, link)
+        return out
+
+
+def walk_of(type_name: str, nodes: Sequence[Node]) -> Walk | None:
+    """The walk of an object of ``type_name`` selected by ``nodes``; None when nothing under it is decided."""
+    steps = [step for node in nodes if (step := _step(type_name, node)) is not None]
+    if not steps:
+        return None
+    if len(steps) == 1:
+        return steps[0]
+
+    def walk(run: Execution, customer_id: int, scope: str | None, out: dict[str, Any], link: Link) -> None:
+        for step in steps:
+            step(run, customer_id, scope, out, link)
+
+    return walk
+
+
+def _is_denied(value: Any) -> bool:
+    return type(value) is dict and not value
+
+
+def _step(type_name: str, node: Node) -> Walk | None:
+    key = node.key
+    inner = walk_of(node.type_name, node.children) if node.children is not None else None
+    item_category = PER_SERVICE.get((type_name, node.name))
+    boundary = node.boundary
+    if boundary is None and inner is None and item_category is None:
+        return None
+    category = boundary.category if boundary else None
+    scoped = boundary.service_scoped if boundary else False
+    is_list = node.is_list
+    denial = (node, key)
+
+    def step(run: Execution, customer_id: int, scope: str | None, out: dict[str, Any], link: Link) -> None:
+        value = out[key]
+        if category is not None:
+            if run.allowed(customer_id, category, scope if scoped else None):
+                if _is_denied(value):
+                    raise NotPlanned()  # PostgreSQL withheld what the authorizer allows
+            else:
+                if not _is_denied(value):
+                    raise NotPlanned()  # PostgreSQL read what the authorizer denies: never answer it
+                out[key] = None
+                run.denials.append((link, denial))
+                return
+        if value is None:
+            return
+        here = (link, key)
+        if item_category is not None:
+            kept: list[dict[str, Any]] = []
+            scopes: list[str] = []
+            for item in value:
+                service_category = item.pop(MARK)
+                if run.allowed(customer_id, item_category, service_category):
+                    if not item:
+                        raise NotPlanned()
+                    kept.append(item)
+                    scopes.append(service_category)
+                elif item:
+                    raise NotPlanned()
+            out[key] = kept
+            if inner is not None:
+                for index, item in enumerate(kept):
+                    inner(run, customer_id, scopes[index], item, (here, index))
+        elif inner is not None:
+            if is_list:
+                for index, item in enumerate(value):
+                    inner(run, customer_id, scope, item, (here, index))
+            else:
+                inner(run, customer_id, scope, value, here)
+
+    return step
