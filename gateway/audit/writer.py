@@ -33,6 +33,7 @@ from gateway.audit.group import (
     Append,
     CommitFailed,
     GroupCommit,
+    events_json,
     request_fields,
 )
 from gateway.authz.model import Category, Regime
@@ -149,7 +150,7 @@ async def append_on(conn: Connection, events: Sequence[EventContent]) -> int:
     if not events:
         return 0
     append = Append.of(events)
-    written: int = await conn.fetchval(APPEND_SQL, append.hint, *append.fields, list(append.rows))
+    written: int = await conn.fetchval(APPEND_SQL, append.hint, *append.fields, events_json(append.rows))
     return written
 
 

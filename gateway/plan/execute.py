@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 from graphql import GraphQLError
 from graphql.execution.values import VariableValues, get_argument_values
 
-from gateway.authz.model import Category, Facts
+from gateway.authz.model import Category, Decision, Facts
 from gateway.errors import FieldError
 from gateway.plan.assemble import Complete, FetchStep, Link, Step, complete_of, path_of
 from gateway.plan.compile import Node, NotPlanned
@@ -194,6 +194,9 @@ class Execution:
         # (link of the object, (node, key)) of every denied field, in the order decided
         self.denials: list[tuple[Link, tuple[Node, str]]] = []
         self._allowed: dict[tuple[int, Category, str | None], bool] = {}
+        # Decisions by facts (one shared object per facts code, resolvers.facts.decode):
+        # the customers of a page have a handful of distinct facts between them.
+        self._by_facts: dict[tuple[int, Category, str | None], Decision] = {}
         self._arguments: dict[int, dict[str, Any]] = {}
         self._pending: dict[str, dict[Hashable, list[Deliver]]] = {}
 
@@ -202,7 +205,15 @@ class Execution:
         key = (customer_id, category, service_category)
         allowed = self._allowed.get(key)
         if allowed is None:
-            decision = self.decisions.check_loaded(customer_id, category, service_category, self.facts.get(customer_id))
+            facts = self.facts.get(customer_id)
+            alike = (id(facts), category, service_category)
+            decision = self._by_facts.get(alike)
+            if decision is None:
+                decision = self._by_facts[alike] = self.decisions.check_loaded(
+                    customer_id, category, service_category, facts
+                )
+            else:
+                self.decisions.record(customer_id, category, service_category, decision)
             allowed = self._allowed[key] = decision.allowed
         return allowed
 

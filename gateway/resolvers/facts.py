@@ -104,7 +104,18 @@ _APPROVAL_BY_CODE = {code: status for status, code in APPROVAL_CODES.items()}
 
 
 def decode(code: int) -> Facts:
-    """The `Facts` a facts code stands for."""
+    """The `Facts` a facts code stands for (one shared, immutable object per code)."""
+    found = _DECODED.get(code)
+    if found is None:
+        found = _DECODED[code] = _decode(code)
+    return found
+
+
+# Every code is a combination of a dozen bits: a few thousand at most.
+_DECODED: dict[int, Facts] = {}
+
+
+def _decode(code: int) -> Facts:
     return Facts(
         subscribed=frozenset(c for c, bit in SUBSCRIBED_BITS.items() if code & bit),
         terminated=bool(code & TERMINATED),

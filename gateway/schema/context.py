@@ -128,6 +128,11 @@ class Decisions:
         self._record(customer_id, category, decision)
         return decision
 
+    def record(self, customer_id: int, category: Category, service_category: str | None, decision: Decision) -> None:
+        """A decision made for another customer with the same facts, taken for this one (recorded)."""
+        self._memo[(customer_id, category, service_category)] = decision
+        self._record(customer_id, category, decision)
+
     def _record(self, customer_id: int, category: Category, decision: Decision) -> None:
         access = self._access(customer_id)
         (access.disclosed if decision.allowed else access.denied).add(category)

@@ -133,9 +133,9 @@ async def page_customers(
     rows = matched[:first]
     facts: dict[int, Facts] = {}
     for row, row_facts in rows:
-        if type(row) is CustomerRow:
-            ctx.loaders.customer.prime(row.id, row)
-        ctx.loaders.facts.prime(row.id, row_facts)
+        if answer is None:  # the reference path's loaders (an answered page is the planner's)
+            ctx.loaders.customer.prime(row.id, row)  # type: ignore[arg-type]
+            ctx.loaders.facts.prime(row.id, row_facts)
         facts[row.id] = row_facts
         ctx.decisions.note_public(row.id)
         for category, scope in checks:
