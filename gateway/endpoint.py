@@ -188,10 +188,15 @@ class GraphQLEndpoint:
         except Disconnected:
             response = Response(status_code=499)  # nobody reads it; logged and counted as such
             observation.outcome = "CLIENT_DISCONNECTED"
-        if response.headers.get("content-type") == "application/json":
-            # The same JSON, labelled as the client asked (GraphQL over HTTP).
-            response.headers["content-type"] = response_media_type(request) + "; charset=utf-8"
-            response.headers["vary"] = "Accept"
+        if response.media_type == "application/json":
+            # The same JSON, labelled as the client asked (GraphQL over HTTP). The raw
+            # headers are edited directly: Starlette's MutableHeaders rescans them per access.
+            media = f"{response_media_type(request)}; charset=utf-8".encode("latin-1")
+            response.raw_headers = [
+                *((name, value) for name, value in response.raw_headers if name not in (b"content-type", b"vary")),
+                (b"content-type", media),
+                (b"vary", b"Accept"),
+            ]
         observation.finish(response, self.metrics, self.pool)
         return response
 

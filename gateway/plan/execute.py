@@ -21,7 +21,7 @@ from datetime import datetime
 from types import ModuleType
 from typing import Any, NamedTuple
 
-from graphql import GraphQLError
+from graphql import GraphQLError, ListValueNode, ObjectValueNode, ValueNode, VariableNode
 from graphql.execution.values import VariableValues, get_argument_values
 
 from gateway.authz.model import Category, Decision, Facts
@@ -102,6 +102,7 @@ class Program:
         self._answered = {id(node): customer for node in roots if (customer := _answered(node)) is not None}
         self._cursors = {id(node): _selects_cursors(node) for node in roots if node.name == "customers"}
         self._documents: dict[Hashable, tuple[Document, Walk | None] | None] = {}
+        self._constant: dict[int, dict[str, Any] | None] = {}
 
     def document(self, root: Node, ctx: RequestContext) -> tuple[Document, Walk | None] | None:
         """The JSON expression of the root's customers for this caller, and its walk; None to assemble in Python."""
@@ -124,6 +125,21 @@ class Program:
         if len(self._documents) >= DOCUMENTS_PER_PLAN:
             self._documents.clear()
         self._documents[key] = found
+        return found
+
+    def constant_arguments(self, node: Node) -> dict[str, Any] | None:
+        """The node's coerced arguments when they read no variable (the same for every request), else None."""
+        try:
+            return self._constant[id(node)]
+        except KeyError:
+            pass
+        found = None
+        if node.definition is not None and not any(_reads_variables(a.value) for a in node.field.arguments or ()):
+            try:
+                found = get_argument_values(node.definition, node.field, None, hide_suggestions=True)
+            except GraphQLError:
+                found = None  # reported where it is reached, on each request
+        self._constant[id(node)] = found
         return found
 
     def edge_cursors(self, root: Node) -> bool:
@@ -173,6 +189,16 @@ def _answered(root: Node) -> Node | None:
         if node.name == "node"
     ]
     return nodes[0] if len(nodes) == 1 else None
+
+
+def _reads_variables(value: ValueNode) -> bool:
+    if isinstance(value, VariableNode):
+        return True
+    if isinstance(value, ListValueNode):
+        return any(_reads_variables(item) for item in value.values)
+    if isinstance(value, ObjectValueNode):
+        return any(_reads_variables(field.value) for field in value.fields)
+    return False
 
 
 def _selects_cursors(root: Node) -> bool:
@@ -292,6 +318,8 @@ class Execution:
     def arguments(self, node: Node) -> dict[str, Any]:
         """The node's coerced arguments (the same for every object it is selected on)."""
         found = self._arguments.get(id(node))
+        if found is None:
+            found = self.program.constant_arguments(node)
         if found is None:
             assert node.definition is not None
             try:
