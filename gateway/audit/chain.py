@@ -24,7 +24,7 @@ import hashlib
 import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 
@@ -45,9 +45,12 @@ class Row(Protocol):
     def __getitem__(self, key: str) -> Any: ...
 
 
-@dataclass(frozen=True)
-class EventContent:
-    """What one audit event says: everything but its place in a chain."""
+class EventContent(NamedTuple):
+    """What one audit event says: everything but its place in a chain.
+
+    A named tuple: a page makes one per customer, and a tuple is made
+    several times faster than a frozen dataclass.
+    """
 
     request_id: str
     client: str

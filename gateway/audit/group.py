@@ -149,12 +149,21 @@ class Append:
             if e.customer_id is not None and (type(e.customer_id) is not int or e.customer_id not in INT8):
                 raise TypeError("a customer id is a 64-bit integer")
             for names in (e.disclosed, e.denied, e.policy_ids):
-                for name in names:
-                    _check_text(name)
+                if names not in _CHECKED_NAMES:
+                    for name in names:
+                        _check_text(name)
+                    if len(_CHECKED_NAMES) < MAX_CHECKED_NAMES:
+                        _CHECKED_NAMES.add(tuple(names))
             rows.append([e.customer_id, e.disclosed, e.denied, e.policy_ids, e.digest().hex()])
         # Spreads requests over the chains; any free chain is taken anyway.
         hint = zlib.crc32(events[0].request_id.encode()) & 0x7FFFFFFF
         return cls(hint, fields, tuple(rows))
+
+
+# Lists of names already found storable: categories and policy ids, a few
+# hundred combinations in practice (a page repeats them for every customer).
+_CHECKED_NAMES: set[tuple[str, ...]] = set()
+MAX_CHECKED_NAMES = 4096
 
 
 def events_json(rows: Sequence[list[Any]]) -> str:

@@ -40,7 +40,7 @@ async def test_export_streams_every_event_of_the_period(
     assert list(events[0]) == list(FIELDS)
     # Exports carry the chain, so they can be checked offline.
     e = events[0]
-    fields = EventContent.__dataclass_fields__
+    fields = EventContent._fields
     content = EventContent(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in e.items() if k in fields})
     at = datetime.fromisoformat(e["at"])
     assert e["link_version"] == 2  # the link covers the event id

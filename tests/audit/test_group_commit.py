@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import replace
 
 import asyncpg
 import httpx
@@ -321,7 +320,7 @@ async def test_two_writers_committing_groups_at_once_keep_every_chain_valid(modu
     try:
         written = await asyncio.gather(
             *(
-                writers[n % 2].append([event(n, test="two"), replace(event(n, test="two"), customer_id=1000 + n)])
+                writers[n % 2].append([event(n, test="two"), event(n, test="two")._replace(customer_id=1000 + n)])
                 for n in range(200)
             )
         )

@@ -143,7 +143,7 @@ async def test_a_chain_rewritten_with_fresh_hashes_disagrees_with_its_checkpoint
     for row in rows:
         content = event(row["seq"] - 1, row["request_id"])
         if row["seq"] == 2:
-            content = EventContent(**{**content.__dict__, "disclosed": ("PUBLIC",)})
+            content = content._replace(disclosed=("PUBLIC",))
         digest = link(prev, chain, row["seq"], row["at"], content.digest(), row["id"])
         statements.append(
             f"UPDATE audit_events SET disclosed = '{{{','.join(content.disclosed)}}}', "
