@@ -4,9 +4,14 @@ The reference path (graphql-core over the Strawberry schema) interprets a
 document field by field, one awaitable per field. For the operations that
 make up the traffic (customers by id, by phone, by page, and `me`), the
 planner instead compiles the document once into a tree of nodes
-(:mod:`gateway.plan.compile`) and executes it (:mod:`gateway.plan.execute`):
-every decision of a wave first, then one statement per kind of object,
-then the answer assembled as plain dicts. Everything else, and anything
+(:mod:`gateway.plan.compile`) and executes it (:mod:`gateway.plan.execute`).
+A customer by id or a page of customers is answered by one statement that
+finds them, reads their facts and builds each one's answer as JSON, every
+boundary guarded in SQL by the caller's decision (:mod:`gateway.plan.sql`);
+Python makes the same decisions for the audit, checks them against what
+PostgreSQL built and adds the errors (:mod:`gateway.plan.walk`). Other
+selections run wave by wave: every decision of a wave first, then one
+statement per kind of object, then the answer assembled as plain dicts. Everything else, and anything
 unusual, runs on the reference path, which stays the definition of the
 answer: a differential test holds the two equal.
 
