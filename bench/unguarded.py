@@ -62,6 +62,12 @@ def allow_loaded(
     return ALLOW
 
 
+def record_nothing(
+    self: Decisions, customer_id: int, category: Category, service_category: str | None, decision: Decision
+) -> None:
+    """Stands in for :meth:`Decisions.record`: nothing recorded."""
+
+
 async def any_campaign(
     self: CampaignGate, campaign_id: str | None, caller: Caller, purpose: Purpose, *, mutation: bool = False
 ) -> Campaign | None:
@@ -110,6 +116,7 @@ class NoAudit:
 PASS_THROUGHS: tuple[tuple[type, str, Any], ...] = (
     (Decisions, "check", allow_everything),
     (Decisions, "check_loaded", allow_loaded),
+    (Decisions, "record", record_nothing),
     (CampaignGate, "require", any_campaign),
     (Authorizer, "may_ever", may_always),
     (Authorizer, "readable_facts", everyone_readable),

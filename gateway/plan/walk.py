@@ -35,11 +35,12 @@ class Built(NamedTuple):
     """A customer's answer as PostgreSQL wrote it, to be finished where it lands in the response."""
 
     customer_id: int
-    text: str
+    answer: str | dict[str, Any]  # JSON text, or already decoded (a page is decoded at once)
     walk: Walk | None
 
     def finish(self, run: Execution, link: Link) -> dict[str, Any]:
-        out: dict[str, Any] = orjson.loads(self.text)
+        answer = self.answer
+        out: dict[str, Any] = orjson.loads(answer) if type(answer) is str else answer  # type: ignore[assignment]
         if self.walk is not None:
             self.walk(run, self.customer_id, None, out, link)
         return out

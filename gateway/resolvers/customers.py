@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import asyncpg
+import orjson
 
 from gateway.authz.model import Facts
 from gateway.resolvers.batch import Batch, Rows, Statement, run
@@ -78,10 +79,10 @@ async def _answered(db: Database, sql: str, args: Sequence[Any]) -> Sequence[asy
 
 
 class AnsweredRow(NamedTuple):
-    """A customer found with its answer already built (JSON text)."""
+    """A customer found with its answer already built: JSON text, or decoded with its page."""
 
     id: int
-    answer: str
+    answer: str | dict[str, Any]
 
 
 async def customers_answered(db: Database, ids: Sequence[int], answer: Answer) -> list[tuple[AnsweredRow, Facts] | None]:
@@ -268,7 +269,7 @@ async def customer_page(db: Database, query: CustomerQuery) -> list[tuple[Custom
             conditions.append(f"(f.facts_code & {arg(readable.mask)}) = ANY({arg(list(readable.codes))}::int[])")
     limit = arg(query.limit)
     if query.answer is not None:
-        columns = f"c.id, ({query.answer.sql(len(args))})::text AS answer"
+        columns = f"c.id, ({query.answer.sql(len(args))}) AS answer"
         args.extend(query.answer.args)
     else:
         columns = customer_columns(query.subscriber_list, args)
@@ -279,8 +280,10 @@ async def customer_page(db: Database, query: CustomerQuery) -> list[tuple[Custom
         f" ORDER BY c.id LIMIT {limit}"
     )
     if query.answer is not None:
-        answered = await _answered(db, sql, args)
-        return [(AnsweredRow(r["id"], r["answer"]), decode(r["facts_code"])) for r in answered]
+        # The page as one JSON text: one value to decode instead of a row per customer.
+        page = f"SELECT coalesce(json_agg(json_build_array(p.id, p.facts_code, p.answer)), '[]')::text FROM ({sql}) p"
+        (record,) = await _answered(db, page, args)
+        return [(AnsweredRow(cid, answer), decode(code)) for cid, code, answer in orjson.loads(record[0])]
     rows = await db.fetch(sql, *args)
     return [
         (
