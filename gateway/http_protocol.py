@@ -50,6 +50,14 @@ class _HeadDeadline:
     server_state: ServerState
     _head_deadline: asyncio.TimerHandle | None = None
 
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)  # type: ignore[misc]
+
     def _arm(self) -> None:
         self._disarm()
         self._head_deadline = self.loop.call_later(self.timeout_keep_alive, self._deadline_passed)
@@ -82,14 +90,6 @@ class _HeadDeadline:
 
 class H11HeadDeadline(_HeadDeadline, H11Protocol):
     """h11 with a hard deadline for each request's head; h11 itself bounds the head's size."""
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
 
     def handle_events(self) -> None:
         cycle = self.cycle
@@ -126,14 +126,6 @@ if HttpToolsProtocol is not None:
             self._head_bytes = 0  # received since the head began, a chunk at a time
             self._head_size = 0  # of the head being parsed: URL and header lines
             self._head_too_large = False
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._arm()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
-            super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
             if self._awaiting_head:

@@ -31,6 +31,20 @@ def chromium() -> str:
     return found
 
 
+def wait_ready(process: subprocess.Popen[bytes], url: str, *, timeout_s: float = START_TIMEOUT_S) -> None:
+    """Until ``url`` answers 200; fails if the gateway exits or takes longer than ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None, "the gateway exited"
+        assert time.monotonic() < deadline, "the gateway did not start"
+        time.sleep(0.2)
+
+
 @contextlib.contextmanager
 def serve(env: Mapping[str, str], args: Sequence[str] = (), *, ready_path: str = "/healthz") -> Iterator[str]:
     """`python -m gateway serve --port P *args` with ``env``, until ``ready_path`` answers 200; yields its base URL."""
@@ -41,16 +55,7 @@ def serve(env: Mapping[str, str], args: Sequence[str] = (), *, ready_path: str =
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            try:
-                if httpx.get(f"{base}{ready_path}", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, "the gateway exited"
-            assert time.monotonic() < deadline, "the gateway did not start"
-            time.sleep(0.2)
+        wait_ready(process, f"{base}{ready_path}")
         yield base
     finally:
         process.terminate()

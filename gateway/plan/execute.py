@@ -17,7 +17,6 @@ complete; the endpoint then runs the reference path on a fresh context.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from datetime import datetime
 from types import ModuleType
 from typing import Any, NamedTuple
 
@@ -28,7 +27,7 @@ from gateway.authz.model import Category, Decision, Facts
 from gateway.errors import FieldError
 from gateway.plan.assemble import Complete, FetchStep, Link, Step, complete_of, path_of
 from gateway.plan.compile import Node, NotPlanned
-from gateway.plan.sql import Document, NotCompiled, compile_document
+from gateway.plan.sql import Document, NotCompiled, compile_document, month_of, page_argument
 from gateway.plan.walk import Built, Walk, walk_of
 from gateway.resolvers import billing, consent, customers, services
 from gateway.resolvers.batch import Batch, combined
@@ -36,8 +35,8 @@ from gateway.resolvers.customers import Answer, AnswerOutOfRange
 from gateway.resolvers.services import UsageKey
 from gateway.schema.context import RequestContext
 from gateway.schema.errors import FORBIDDEN_MESSAGE, location_of
-from gateway.schema.lookups import find_by_phone, page_customers, page_size, readable_condition
-from gateway.schema.scalars import customer_id_of, is_month
+from gateway.schema.lookups import find_by_phone, page_customers, readable_condition
+from gateway.schema.scalars import customer_id_of
 
 Deliver = Callable[[Any], None]
 
@@ -479,29 +478,17 @@ def _per_service(kind: str, category: Category) -> FetchStep:
 
 
 def _invoices_key(run: Execution, node: Node, source: Any) -> Hashable:
-    return (source.id, _checked(run.arguments(node).get("last"), 12, run.ctx.max_page_size))
+    return (source.id, page_argument(run.arguments(node).get("last"), 12, run.ctx.max_page_size))
 
 
 def _usage_key(run: Execution, node: Node, source: Any) -> Hashable:
     args = run.arguments(node)
-    first = _checked(args.get("first"), 50, run.ctx.max_usage_page)
+    first = page_argument(args.get("first"), 50, run.ctx.max_usage_page)
     return UsageKey(source.id, source.category, args.get("from"), args.get("to"), first)
 
 
 def _usage_summary_key(run: Execution, node: Node, source: Any) -> Hashable:
-    month = run.arguments(node).get("month")
-    if month is None:
-        month = datetime.now().strftime("%Y-%m")
-    elif not is_month(month):
-        raise NotPlanned()
-    return (source.id, month)
-
-
-def _checked(value: int | None, default: int, limit: int) -> int:
-    try:
-        return page_size(default if value is None else value, limit, "first")
-    except GraphQLError:
-        raise NotPlanned() from None
+    return (source.id, month_of(run, node))
 
 
 def _id(run: Execution, node: Node, source: Any) -> Hashable:

@@ -25,7 +25,7 @@ into its FORBIDDEN error. A selection this module does not know raises
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -70,9 +70,13 @@ class Document:
 
     expression: str
     arguments: tuple[tuple[Node, ArgumentOf], ...]
+    _shifted: dict[int, str] = field(default_factory=dict, compare=False, repr=False)
 
     def sql(self, after: int) -> str:
-        return shift_placeholders(self.expression, after)
+        found = self._shifted.get(after)
+        if found is None:  # a statement has a handful of offsets (its filters)
+            found = self._shifted[after] = shift_placeholders(self.expression, after)
+        return found
 
     def values(self, run: Execution) -> list[Any]:
         return [argument(run, node) for node, argument in self.arguments]
@@ -239,13 +243,17 @@ def _last_locations(b: _Builder, node: Node) -> str:
     return b.per_service(node, Category.LOCATION, source, "s.id")
 
 
+def page_argument(value: int | None, default: int, limit: int) -> int:
+    """A ``first``/``last`` argument as the reference path checks it; NotPlanned where it refuses it."""
+    try:
+        return page_size(default if value is None else value, limit, "first")
+    except GraphQLError:
+        raise NotPlanned() from None  # the reference says how it fails
+
+
 def _first(default: int, limit_of: Callable[[Execution], int], name: str) -> ArgumentOf:
     def value(run: Execution, node: Node) -> int:
-        given = run.arguments(node).get(name)
-        try:
-            return page_size(default if given is None else given, limit_of(run), "first")
-        except GraphQLError:
-            raise NotPlanned() from None  # the reference says how it fails
+        return page_argument(run.arguments(node).get(name), default, limit_of(run))
 
     return value
 

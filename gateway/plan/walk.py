@@ -18,8 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import orjson
-
 from gateway.plan.compile import Node, NotPlanned
 from gateway.plan.sql import MARK, PER_SERVICE
 
@@ -35,12 +33,11 @@ class Built(NamedTuple):
     """A customer's answer as PostgreSQL wrote it, to be finished where it lands in the response."""
 
     customer_id: int
-    answer: str | dict[str, Any]  # JSON text, or already decoded (a page is decoded at once)
+    answer: dict[str, Any]  # as PostgreSQL built it, decoded; finished in place
     walk: Walk | None
 
     def finish(self, run: Execution, link: Link) -> dict[str, Any]:
-        answer = self.answer
-        out: dict[str, Any] = orjson.loads(answer) if type(answer) is str else answer  # type: ignore[assignment]
+        out = self.answer
         if self.walk is not None:
             self.walk(run, self.customer_id, None, out, link)
         return out

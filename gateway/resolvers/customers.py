@@ -79,10 +79,10 @@ async def _answered(db: Database, sql: str, args: Sequence[Any]) -> Sequence[asy
 
 
 class AnsweredRow(NamedTuple):
-    """A customer found with its answer already built: JSON text, or decoded with its page."""
+    """A customer found with its answer already built (decoded)."""
 
     id: int
-    answer: str | dict[str, Any]
+    answer: dict[str, Any]
 
 
 async def customers_answered(db: Database, ids: Sequence[int], answer: Answer) -> list[tuple[AnsweredRow, Facts] | None]:
@@ -93,7 +93,7 @@ async def customers_answered(db: Database, ids: Sequence[int], answer: Answer) -
         f" FROM customers c {FACTS_LATERAL_SQL} WHERE c.id = ANY($1::bigint[])",
         [list(ids), *answer.args],
     )
-    found = {r["id"]: (AnsweredRow(r["id"], r["answer"]), decode(r["facts_code"])) for r in rows}
+    found = {r["id"]: (AnsweredRow(r["id"], orjson.loads(r["answer"])), decode(r["facts_code"])) for r in rows}
     return [found.get(i) for i in ids]
 
 

@@ -9,10 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.served import free_port
+from tests.served import free_port, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -40,16 +39,7 @@ def test_the_embedded_server_stops_with_the_last_gateway(stop: signal.Signals, t
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, "the gateway exited"
-            assert time.monotonic() < deadline, "the gateway did not start"
-            time.sleep(0.3)
+        wait_ready(process, f"http://127.0.0.1:{port}/readyz", timeout_s=120)
         pgdata = data_dir / "pgdata"
         assert _postmaster_running(pgdata)
         process.send_signal(stop)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import orjson
 import pytest
 from graphql import OperationDefinitionNode, parse
 
@@ -110,7 +111,7 @@ SERVICES = "query($id: ID!) { customer(id: $id) { id services { id configuration
 def finish(text: str, decided: dict[tuple[Category, str | None], bool]) -> tuple[dict[str, Any], Run]:
     run = Run(decided)
     walk = walk_of("Customer", customer_nodes(SERVICES))
-    return Built(7, text, walk).finish(run, (None, "customer")), run  # type: ignore[arg-type]
+    return Built(7, orjson.loads(text), walk).finish(run, (None, "customer")), run  # type: ignore[arg-type]
 
 
 def test_items_the_caller_may_not_see_are_left_out_and_each_decision_is_asked_where_reached() -> None:
