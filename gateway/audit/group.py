@@ -8,9 +8,10 @@ and checked on the request's own task, so one unencodable value fails only
 its own request), queue, and a flusher task of the writer writes what is
 queued as one group:
 
-- one statement, :data:`GROUP_SQL`, calls ``audit_append`` once per request
-  (each with its own request fields and events) in one implicit
-  transaction: one round trip, one commit, one flush;
+- one statement, :data:`APPEND_SQL`, calls ``audit_append`` once for the
+  whole group (the requests' fields and their events as parallel arrays,
+  migration 0008) in one implicit transaction: one round trip, one commit,
+  one flush, one chain head locked and moved once;
 - when nothing is in flight a request's append is written at once (no added
   latency when idle); while a group is being written, arriving requests
   queue and go together in the next group, at most ``max_requests``
@@ -24,13 +25,11 @@ queued as one group:
   Nothing is answered before the commit returned.
 
 Chains: the group passes one hint (its first request's). ``audit_append``
-locks a chain head ``FOR UPDATE SKIP LOCKED``; a head the group's own
-transaction holds is not skipped, so the group's later calls find the
-chain its first call took and append after it: a group holds one head
-(two, rarely, when a head before it frees meanwhile) and only its first
-call can ever wait for one, before it holds anything. Groups of several
-writers or processes hence cannot deadlock on heads, and each chain stays
-one linked sequence (``audit verify``).
+locks one chain head ``FOR UPDATE SKIP LOCKED`` (waiting only when every
+head is taken, before it holds anything) and links the group's events
+after it, request after request, in order. Groups of several writers or
+processes hence cannot deadlock on heads, and each chain stays one linked
+sequence (``audit verify``).
 """
 
 from __future__ import annotations
@@ -44,7 +43,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-import orjson
 
 from gateway.audit.chain import EventContent
 
@@ -59,39 +57,23 @@ CLOSE_TIMEOUT_S = 1.0
 DOCUMENT_TRUST = frozenset({"REGISTERED", "UNREGISTERED", "REFUSED"})
 INT8 = range(-(2**63), 2**63)
 
-# Since migration 0007 the request's fields include its trusted-document check.
-APPEND_SIGNATURE = "audit_append(integer, text, text, text, text, text, text, text, text, text, audit_event_in[])"
-
-
-def _events(parameter: str) -> str:
-    """SQL for the ``audit_event_in[]`` that ``parameter`` (JSON text, see :meth:`Append.of`) holds.
-
-    asyncpg encodes an array of composite values element by element (about
-    a microsecond each, a page of 50 customers has hundreds); PostgreSQL
-    reads the same events from one JSON text at once. Orders are kept.
-    """
-
-    def texts(index: int) -> str:
-        return f"ARRAY(SELECT x FROM json_array_elements_text(e->{index}) WITH ORDINALITY AS a(x, i) ORDER BY i)"
-
-    return (
-        f"(SELECT array_agg(ROW((e->>0)::bigint, {texts(1)}, {texts(2)}, {texts(3)}, decode(e->>4, 'hex'))"
-        f"::audit_event_in ORDER BY n) FROM json_array_elements({parameter}::json) WITH ORDINALITY AS t(e, n))"
-    )
-
-
-APPEND_SQL = f"SELECT audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {_events('$11')})"
-# One audit_append per request: the requests' fields as parallel arrays, the
-# events of all of them as one array that each call slices ([lo:hi], 1-based).
-GROUP_SQL = f"""
-SELECT r.ord, audit_append($1, r.request_id, r.client, r.division, r.purpose, r.regime, r.campaign_id,
-                           r.operation_name, r.document_id, r.document_trust, events.all[r.lo:r.hi])
-  FROM (SELECT {_events('$13')} AS all) events,
-       unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-              $9::text[], $10::text[], $11::int4[], $12::int4[]) WITH ORDINALITY
-       AS r(request_id, client, division, purpose, regime, campaign_id, operation_name, document_id,
-            document_trust, lo, hi, ord)
-"""
+# Since migration 0008 one call appends a whole group (0007 added the trusted-document check).
+APPEND_SIGNATURE = (
+    "audit_append(integer, text[], text[], text[], text[], text[], text[], text[], text[], text[],"
+    " text[], integer[], bigint[], integer[], integer[], integer[], bytea)"
+)
+# The requests' fields as parallel arrays and the distinct lists of names
+# (text[] literals, see names_literal); then, per event, its request, its
+# customer and its lists (indexes into the names), passed as comma-separated
+# text: asyncpg encodes arrays element by element (about a microsecond each,
+# a page of 50 customers has hundreds), PostgreSQL splits one text at once.
+# Then the digests, 32 bytes each, as one value.
+APPEND_SQL = (
+    "SELECT audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+    " string_to_array($12, ',')::integer[], string_to_array($13, ',', 'n')::bigint[],"
+    " string_to_array($14, ',')::integer[], string_to_array($15, ',')::integer[],"
+    " string_to_array($16, ',')::integer[], $17)"
+)
 
 OnConnection = Callable[[Any], Awaitable[None]]
 # Told each group's size and whether it committed (gateway.metrics.Metrics.audit_group).
@@ -127,7 +109,8 @@ class Append:
 
     hint: int
     fields: tuple[str | None, ...]
-    rows: tuple[list[Any], ...]  # audit_event_in: customer_id, disclosed, denied, policy_ids, digest (hex)
+    # per event: customer id, disclosed, denied, policy ids (text[] literals), digest
+    rows: tuple[tuple[int | None, str, str, str, bytes], ...]
 
     @classmethod
     def of(cls, events: Sequence[EventContent]) -> Append:
@@ -148,27 +131,30 @@ class Append:
         for e in events:
             if e.customer_id is not None and (type(e.customer_id) is not int or e.customer_id not in INT8):
                 raise TypeError("a customer id is a 64-bit integer")
-            for names in (e.disclosed, e.denied, e.policy_ids):
-                if names not in _CHECKED_NAMES:
-                    for name in names:
-                        _check_text(name)
-                    if len(_CHECKED_NAMES) < MAX_CHECKED_NAMES:
-                        _CHECKED_NAMES.add(tuple(names))
-            rows.append([e.customer_id, e.disclosed, e.denied, e.policy_ids, e.digest().hex()])
+            rows.append((e.customer_id, names_literal(e.disclosed), names_literal(e.denied),
+                         names_literal(e.policy_ids), e.digest()))
         # Spreads requests over the chains; any free chain is taken anyway.
         hint = zlib.crc32(events[0].request_id.encode()) & 0x7FFFFFFF
         return cls(hint, fields, tuple(rows))
 
 
-# Lists of names already found storable: categories and policy ids, a few
-# hundred combinations in practice (a page repeats them for every customer).
-_CHECKED_NAMES: set[tuple[str, ...]] = set()
-MAX_CHECKED_NAMES = 4096
+# Literals of lists of names already checked: categories and policy ids, a
+# few hundred combinations in practice (a page repeats them for every customer).
+_LITERALS: dict[tuple[str, ...], str] = {}
+MAX_LITERALS = 4096
 
 
-def events_json(rows: Sequence[list[Any]]) -> str:
-    """Events' rows as the JSON text :data:`APPEND_SQL` and :data:`GROUP_SQL` take."""
-    return orjson.dumps(rows).decode()
+def names_literal(names: Sequence[str]) -> str:
+    """``names`` as a PostgreSQL ``text[]`` literal, every element quoted; raises for unstorable text."""
+    key = tuple(names)
+    literal = _LITERALS.get(key)
+    if literal is None:
+        for name in key:
+            _check_text(name)
+        literal = "{" + ",".join('"' + n.replace("\\", "\\\\").replace('"', '\\"') + '"' for n in key) + "}"
+        if len(_LITERALS) < MAX_LITERALS:
+            _LITERALS[key] = literal
+    return literal
 
 
 def _check_text(value: object) -> None:
@@ -180,22 +166,48 @@ def _check_text(value: object) -> None:
 
 
 async def append_group(conn: Any, appends: Sequence[Append]) -> list[int]:
-    """Append each request's events with its own ``audit_append`` call, all in one statement
-    (one implicit transaction unless ``conn`` is in one); the counts written, in order."""
-    if len(appends) == 1:  # the idle case: the plain call encodes less (~60 us) than the arrays
-        only = appends[0]
-        return [await conn.fetchval(APPEND_SQL, only.hint, *only.fields, events_json(only.rows))]
+    """Append the requests' events with one ``audit_append`` call (one implicit transaction
+    unless ``conn`` is in one); the counts written, in order."""
     columns: list[list[Any]] = [[a.fields[i] for a in appends] for i in range(len(_NULLABLE))]
-    lo: list[int] = []
-    hi: list[int] = []
-    rows: list[list[Any]] = []
-    for a in appends:
-        lo.append(len(rows) + 1)
-        rows.extend(a.rows)
-        hi.append(len(rows))
-    found = await conn.fetch(GROUP_SQL, appends[0].hint, *columns, lo, hi, events_json(rows))
-    written = dict(found)
-    return [written[n] for n in range(1, len(appends) + 1)]
+    names: dict[str, str] = {}  # literal -> its 1-based index, as text
+
+    def index(literal: str) -> str:
+        found = names.get(literal)
+        if found is None:
+            found = names[literal] = str(len(names) + 1)
+        return found
+
+    request_of: list[str] = []
+    customers: list[str] = []
+    disclosed: list[str] = []
+    denied: list[str] = []
+    policy_ids: list[str] = []
+    digests: list[bytes] = []
+    for number, a in enumerate(appends, start=1):
+        request = str(number)
+        for customer_id, disclosed_names, denied_names, policy_names, digest in a.rows:
+            request_of.append(request)
+            customers.append("n" if customer_id is None else str(customer_id))  # n: NULL
+            disclosed.append(index(disclosed_names))
+            denied.append(index(denied_names))
+            policy_ids.append(index(policy_names))
+            digests.append(digest)
+    written = await conn.fetchval(
+        APPEND_SQL,
+        appends[0].hint,
+        *columns,
+        list(names),
+        ",".join(request_of),
+        ",".join(customers),
+        ",".join(disclosed),
+        ",".join(denied),
+        ",".join(policy_ids),
+        b"".join(digests),
+    )
+    counts = [len(a.rows) for a in appends]
+    if written != sum(counts):
+        raise CommitFailed("the database appended another number of events")
+    return counts
 
 
 @dataclass

@@ -2,8 +2,8 @@
 
 One event per customer the request read or was denied, plus one without a
 customer for a denial tied to none (a filter on a category the caller can
-never read). A request's events are one call of ``audit_append`` (0002/0004/
-0007 migrations), which links them into a hash chain under the chain head's
+never read). A request's events go to ``audit_append`` (migrations 0002,
+0004, 0007, 0008), which links them into a hash chain under the chain head's
 lock. If the write fails the request fails closed (:class:`AuditUnavailable`
 -> HTTP 503, no data). Never field values, never tokens.
 
@@ -29,11 +29,10 @@ from asyncpg.pool import PoolConnectionProxy
 from gateway.audit.chain import EventContent
 from gateway.audit.group import (
     APPEND_SIGNATURE,
-    APPEND_SQL,
     Append,
     CommitFailed,
     GroupCommit,
-    events_json,
+    append_group,
     request_fields,
 )
 from gateway.authz.model import Category, Regime
@@ -149,8 +148,7 @@ async def append_on(conn: Connection, events: Sequence[EventContent]) -> int:
     """Append events of one request (they share its request fields) in one statement on ``conn``."""
     if not events:
         return 0
-    append = Append.of(events)
-    written: int = await conn.fetchval(APPEND_SQL, append.hint, *append.fields, events_json(append.rows))
+    (written,) = await append_group(conn, [Append.of(events)])
     return written
 
 

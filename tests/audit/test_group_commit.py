@@ -20,6 +20,7 @@ import pytest_asyncio
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.audit.chain import EventContent
+from gateway.audit.group import Append, append_group
 from gateway.audit.writer import APPEND_SIGNATURE, AuditUnavailable, AuditWriter
 from gateway.config import Settings
 from tests.audit.conftest import Cli, FreshDatabase
@@ -331,3 +332,29 @@ async def test_two_writers_committing_groups_at_once_keep_every_chain_valid(modu
     assert sum(w.appended_requests for w in writers) == 200
     assert sum(w.commits for w in writers) < 200
     await verified(url)
+
+
+async def test_one_append_stores_each_request_and_event_exactly_as_given(module_database: str) -> None:
+    """One group, one call: every event keeps its own request's fields, its names and its customer."""
+    odd = ('care-reads-"cpni"', "back\\slash", "comma,and space", "{braces}", "NULL", "")
+    appends = [
+        Append.of([event(1, test="exact"), event(1, test="exact")._replace(customer_id=2, policy_ids=odd)]),
+        Append.of([event(3, None, test="exact")._replace(customer_id=None, denied=("LOCATION", "USAGE"))]),
+        Append.of([event(4, test="exact")._replace(campaign_id="c-1", disclosed=(), policy_ids=())]),
+    ]
+    conn = await asyncpg.connect(module_database)
+    try:
+        assert await append_group(conn, appends) == [2, 1, 1]
+        rows = await conn.fetch(
+            "SELECT request_id, operation_name, campaign_id, customer_id, disclosed, denied, policy_ids"
+            " FROM audit_events WHERE request_id LIKE 'exact-%' ORDER BY chain, seq"
+        )
+    finally:
+        await conn.close()
+    assert [tuple(r) for r in rows] == [
+        ("exact-1", "Read", None, 1, ["PUBLIC"], [], ["care-reads-cpni"]),
+        ("exact-1", "Read", None, 2, ["PUBLIC"], [], list(odd)),
+        ("exact-3", None, None, None, ["PUBLIC"], ["LOCATION", "USAGE"], ["care-reads-cpni"]),
+        ("exact-4", "Read", "c-1", 4, [], [], []),
+    ]
+    await verified(module_database)
