@@ -81,9 +81,9 @@ class EventContent(NamedTuple):
                 self.campaign_id,
                 self.operation_name,
                 self.customer_id,
-                list(self.disclosed),
-                list(self.denied),
-                list(self.policy_ids),
+                self.disclosed,  # orjson writes a tuple as a list
+                self.denied,
+                self.policy_ids,
                 *([self.document_id, self.document_trust] if documents else []),
             ]
         )

@@ -99,6 +99,12 @@ def request_fields(event: EventContent) -> tuple[str | None, ...]:
     )
 
 
+# request_fields() are EventContent's first seven fields and its last two
+# (Append.of compares events by those slices): kept so by this check.
+_REQUEST_FIELDS = ("request_id", "client", "division", "purpose", "regime", "campaign_id", "operation_name")
+if EventContent._fields[:7] != _REQUEST_FIELDS or EventContent._fields[11:] != ("document_id", "document_trust"):
+    raise TypeError("EventContent's request fields moved: update request_fields() and Append.of")
+
 # Which of request_fields() may be NULL (the NOT NULL columns of audit_events may not).
 _NULLABLE = (False, False, False, False, False, True, True, True, True)
 
@@ -118,8 +124,9 @@ class Append:
         surrogate, a NUL character, a missing field): it must fail this request, not its group."""
         if not events:
             raise ValueError("an append needs at least one event")
-        fields = request_fields(events[0])
-        if any(request_fields(e) != fields for e in events):
+        first = events[0]
+        fields = request_fields(first)
+        if any(e[:7] != first[:7] or e[11:] != first[11:] for e in events):
             raise ValueError("the events of one append must come from one request")
         for value, nullable in zip(fields, _NULLABLE, strict=True):
             if value is None and nullable:

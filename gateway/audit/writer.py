@@ -94,23 +94,20 @@ def request_events(
     accounts for get an event without a customer.
     """
     document_id, document_trust = ctx.trusted_document or (None, None)
+    # The request's fields, in EventContent's order: positional is several times faster than keywords.
+    request = (
+        ctx.request_id,
+        ctx.client,
+        ctx.division.id,
+        ctx.purpose.value,
+        Regime(regime).value,
+        ctx.campaign.id if ctx.campaign else None,
+        operation_name,
+    )
+    documents = (document_id, document_trust)
 
     def event(customer_id: int | None, disclosed: Names, denied: Names, policy_ids: Names) -> EventContent:
-        return EventContent(
-            request_id=ctx.request_id,
-            client=ctx.client,
-            division=ctx.division.id,
-            purpose=ctx.purpose.value,
-            regime=Regime(regime).value,
-            campaign_id=ctx.campaign.id if ctx.campaign else None,
-            operation_name=operation_name,
-            customer_id=customer_id,
-            disclosed=disclosed,
-            denied=denied,
-            policy_ids=policy_ids,
-            document_id=document_id,
-            document_trust=document_trust,
-        )
+        return EventContent(*request, customer_id, disclosed, denied, policy_ids, *documents)
 
     events = []
     accounted: set[str] = set()
