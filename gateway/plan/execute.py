@@ -218,7 +218,6 @@ class Execution:
         self.facts: dict[int, Facts | None] = {}
         # (link of the object, (node, key)) of every denied field, in the order decided
         self.denials: list[tuple[Link, tuple[Node, str]]] = []
-        self._allowed: dict[tuple[int, Category, str | None], bool] = {}
         # Decisions by facts (one shared object per facts code, resolvers.facts.decode):
         # the customers of a page have a handful of distinct facts between them.
         self._by_facts: dict[tuple[int, Category, str | None], Decision] = {}
@@ -226,21 +225,21 @@ class Execution:
         self._pending: dict[str, dict[Hashable, list[Deliver]]] = {}
 
     def allowed(self, customer_id: int, category: Category, service_category: str | None) -> bool:
-        """The request's decision (recorded for the audit once); facts loaded with the customer."""
-        key = (customer_id, category, service_category)
-        allowed = self._allowed.get(key)
-        if allowed is None:
-            facts = self.facts.get(customer_id)
-            alike = (id(facts), category, service_category)
-            decision = self._by_facts.get(alike)
-            if decision is None:
-                decision = self._by_facts[alike] = self.decisions.check_loaded(
-                    customer_id, category, service_category, facts
-                )
-            else:
-                self.decisions.record(customer_id, category, service_category, decision)
-            allowed = self._allowed[key] = decision.allowed
-        return allowed
+        """The request's decision, recorded for the audit; facts loaded with the customer.
+
+        Asked again for the same customer, it records the same decision again
+        (recording is idempotent), which costs less than remembering it per customer.
+        """
+        facts = self.facts.get(customer_id)
+        alike = (id(facts), category, service_category)
+        decision = self._by_facts.get(alike)
+        if decision is None:
+            decision = self._by_facts[alike] = self.decisions.check_loaded(
+                customer_id, category, service_category, facts
+            )
+        else:
+            self.decisions.record(customer_id, category, service_category, decision)
+        return decision.allowed
 
     # -- the waves -----------------------------------------------------------
 
