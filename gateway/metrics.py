@@ -85,6 +85,8 @@ class Metrics:
             registry=r,
             multiprocess_mode="livesum",
         )
+        # Set on every request: the labelled children looked up once.
+        self._pool_gauges = tuple(self.pool_connections.labels(state) for state in ("in_use", "idle", "max"))
 
     def request(self, division: str, purpose: str, outcome: str, seconds: float, decisions: Decisions | None) -> None:
         self.requests.labels(division, purpose, outcome).inc()
@@ -119,9 +121,10 @@ class Metrics:
     def pool(self, pool: asyncpg.Pool) -> None:
         """Record this process's pool usage now."""
         size, idle = pool.get_size(), pool.get_idle_size()
-        self.pool_connections.labels("in_use").set(size - idle)
-        self.pool_connections.labels("idle").set(idle)
-        self.pool_connections.labels("max").set(pool.get_max_size())
+        in_use, idle_gauge, most = self._pool_gauges
+        in_use.set(size - idle)
+        idle_gauge.set(idle)
+        most.set(pool.get_max_size())
 
     def render(self) -> bytes:
         """The text exposition of every worker's metrics (or of this process's)."""

@@ -259,32 +259,31 @@ class Execution:
         for node in self.program.roots:
             data[node.key] = None
             await self._root(node, data)
+        # Without waves every denial was met walking the answer in document order.
+        in_order = not self._pending
         while self._pending:
             wave, self._pending = self._pending, {}
             await self._fetch(wave)
-        return Result(data, self._errors())
+        return Result(data, self._errors(in_order))
 
-    def _errors(self) -> list[FieldError]:
-        """One FORBIDDEN error per denial, in document order."""
+    def _errors(self, in_order: bool) -> list[FieldError]:
+        """One FORBIDDEN error per denial, in document order (sorted unless met in it)."""
         program = self.program
         errors = []
         for link, (node, key) in self.denials:
             path = path_of((link, key))
             category = node.boundary.category.value if node.boundary else ""
-            errors.append(
-                (
-                    program.position(path),
-                    FieldError(
-                        {
-                            "message": FORBIDDEN_MESSAGE,
-                            "locations": program.locations(node),
-                            "path": path,
-                            "extensions": {"code": "FORBIDDEN", "category": category},
-                        }
-                    ),
-                )
+            error = FieldError(
+                {
+                    "message": FORBIDDEN_MESSAGE,
+                    "locations": program.locations(node),
+                    "path": path,
+                    "extensions": {"code": "FORBIDDEN", "category": category},
+                }
             )
-        errors.sort(key=lambda pair: pair[0])
+            errors.append((() if in_order else program.position(path), error))
+        if not in_order:
+            errors.sort(key=lambda pair: pair[0])
         return [error for _, error in errors]
 
     async def _fetch(self, wave: dict[str, dict[Hashable, list[Deliver]]]) -> None:

@@ -181,7 +181,9 @@ class _Builder:
         if build is not None:
             value = build(self, node)
         elif node.children is None and node.name in LEAVES.get(type_name, {}):
-            value = f"to_json({LEAVES[type_name][node.name].format(m=money)})"
+            # json_build_object writes a column as to_json would; a CASE beside the denial needs json
+            column = LEAVES[type_name][node.name].format(m=money)
+            value = column if condition == "true" else f"to_json({column})"
         else:
             raise NotCompiled()
         if condition == "true":
