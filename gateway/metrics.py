@@ -93,12 +93,14 @@ class Metrics:
         self.request_seconds.observe(seconds)
         if decisions is not None:
             # Counted first: a page of 50 customers has a few distinct (category, outcome) pairs.
-            counts: collections.Counter[tuple[str, str]] = collections.Counter()
+            allowed: collections.Counter[str] = collections.Counter()
+            denied: collections.Counter[str] = collections.Counter()
             for access in decisions.by_customer.values():
-                counts.update((category.value, "allow") for category in access.disclosed)
-                counts.update((category.value, "deny") for category in access.denied)
-            for (category, outcome), count in counts.items():
-                self.decisions.labels(category, outcome).inc(count)
+                allowed.update(access.disclosed)  # categories are StrEnum members: their names
+                denied.update(access.denied)
+            for counts, outcome in ((allowed, "allow"), (denied, "deny")):
+                for category, count in counts.items():
+                    self.decisions.labels(str(category), outcome).inc(count)
 
     def audit_group(self, requests: int, committed: bool) -> None:
         """An audit group commit of ``requests`` requests ended (gateway/audit/group.py)."""

@@ -32,6 +32,7 @@ from gateway.plan.walk import Built, Walk, walk_of
 from gateway.resolvers import billing, consent, customers, services
 from gateway.resolvers.batch import Batch, combined
 from gateway.resolvers.customers import Answer, AnswerOutOfRange
+from gateway.resolvers.facts import code_of
 from gateway.resolvers.services import UsageKey
 from gateway.schema.context import RequestContext
 from gateway.schema.errors import FORBIDDEN_MESSAGE, location_of
@@ -218,25 +219,32 @@ class Execution:
         self.facts: dict[int, Facts | None] = {}
         # (link of the object, (node, key)) of every denied field, in the order decided
         self.denials: list[tuple[Link, tuple[Node, str]]] = []
-        # Decisions by facts (one shared object per facts code, resolvers.facts.decode):
-        # the customers of a page have a handful of distinct facts between them.
-        self._by_facts: dict[tuple[int, Category, str | None], Decision] = {}
+        # Decisions by the part of the facts code each (category, scope) reads (its cell's mask):
+        # the customers of a page have a handful of distinct ones between them.
+        self._masks: dict[tuple[Category, str | None], int] = {}
+        self._alike: dict[tuple[Category, str | None, int], Decision] = {}
         self._arguments: dict[int, dict[str, Any]] = {}
         self._pending: dict[str, dict[Hashable, list[Deliver]]] = {}
 
     def allowed(self, customer_id: int, category: Category, service_category: str | None) -> bool:
         """The request's decision, recorded for the audit; facts loaded with the customer.
 
-        Asked again for the same customer, it records the same decision again
-        (recording is idempotent), which costs less than remembering it per customer.
+        A decision depends only on the facts its cell reads (the cell's mask
+        of the facts code, `Authorizer.readable_facts`): customers alike in
+        those share it, as they share the authorizer's memo entry. Asked
+        again for the same customer, it records the same decision again
+        (recording is idempotent).
         """
         facts = self.facts.get(customer_id)
-        alike = (id(facts), category, service_category)
-        decision = self._by_facts.get(alike)
+        mask = self._masks.get((category, service_category))
+        if mask is None:
+            mask = self._masks[(category, service_category)] = readable_condition(
+                self.ctx, category, service_category
+            ).mask
+        alike = (category, service_category, -1 if facts is None else code_of(facts) & mask)
+        decision = self._alike.get(alike)
         if decision is None:
-            decision = self._by_facts[alike] = self.decisions.check_loaded(
-                customer_id, category, service_category, facts
-            )
+            decision = self._alike[alike] = self.decisions.check_loaded(customer_id, category, service_category, facts)
         else:
             self.decisions.record(customer_id, category, service_category, decision)
         return decision.allowed

@@ -108,11 +108,22 @@ def decode(code: int) -> Facts:
     found = _DECODED.get(code)
     if found is None:
         found = _DECODED[code] = _decode(code)
+        _CODES[id(found)] = code
     return found
 
 
-# Every code is a combination of a dozen bits: a few thousand at most.
+def code_of(facts: Facts) -> int:
+    """The facts code of ``facts``: remembered for those :func:`decode` made, else :func:`encode`d."""
+    code = _CODES.get(id(facts))
+    if code is None or _DECODED.get(code) is not facts:
+        return encode(facts)
+    return code
+
+
+# Every code is a combination of a dozen bits: a few thousand at most. The
+# decoded objects live as long as the process, so their ids name them.
 _DECODED: dict[int, Facts] = {}
+_CODES: dict[int, int] = {}
 
 
 def _decode(code: int) -> Facts:
