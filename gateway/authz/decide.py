@@ -198,9 +198,16 @@ class Authorizer:
             (division, Purpose(purpose), Category(category), service_category, campaign_categories)
         )
 
-    def relevant_facts(self, division: Division, purpose: Purpose, category: Category) -> frozenset[str]:
+    def relevant_facts(
+        self,
+        division: Division,
+        purpose: Purpose,
+        category: Category,
+        *,
+        campaign_categories: frozenset[Category] | None = None,
+    ) -> frozenset[str]:
         """The `Facts` fields one cell's decisions can depend on (Cedar's partial evaluation)."""
-        return self._relevant((division, Purpose(purpose), Category(category), None))
+        return self._relevant((division, Purpose(purpose), Category(category), campaign_categories))
 
     def cache_info(self) -> MemoInfo:
         """Size and misses (Cedar evaluations) of the decision memo, for metrics and tests."""

@@ -32,7 +32,7 @@ from gateway.plan.walk import Built, Walk, walk_of
 from gateway.resolvers import billing, consent, customers, services
 from gateway.resolvers.batch import Batch, combined
 from gateway.resolvers.customers import Answer, AnswerOutOfRange
-from gateway.resolvers.facts import code_of
+from gateway.resolvers.facts import code_of, facts_mask
 from gateway.resolvers.services import UsageKey
 from gateway.schema.context import RequestContext
 from gateway.schema.errors import FORBIDDEN_MESSAGE, location_of
@@ -221,7 +221,7 @@ class Execution:
         self.denials: list[tuple[Link, tuple[Node, str]]] = []
         # Decisions by the part of the facts code each (category, scope) reads (its cell's mask):
         # the customers of a page have a handful of distinct ones between them.
-        self._masks: dict[tuple[Category, str | None], int] = {}
+        self._masks: dict[Category, int] = {}
         self._alike: dict[tuple[Category, str | None, int], Decision] = {}
         self._arguments: dict[int, dict[str, Any]] = {}
         self._pending: dict[str, dict[Hashable, list[Deliver]]] = {}
@@ -236,11 +236,14 @@ class Execution:
         (recording is idempotent).
         """
         facts = self.facts.get(customer_id)
-        mask = self._masks.get((category, service_category))
+        mask = self._masks.get(category)
         if mask is None:
-            mask = self._masks[(category, service_category)] = readable_condition(
-                self.ctx, category, service_category
-            ).mask
+            decisions = self.decisions
+            mask = self._masks[category] = facts_mask(
+                decisions.authorizer.relevant_facts(
+                    decisions.division, decisions.purpose, category, campaign_categories=decisions.campaign_categories
+                )
+            )
         alike = (category, service_category, -1 if facts is None else code_of(facts) & mask)
         decision = self._alike.get(alike)
         if decision is None:

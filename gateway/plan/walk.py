@@ -22,6 +22,7 @@ from gateway.plan.compile import Node, NotPlanned
 from gateway.plan.sql import MARK, PER_SERVICE
 
 if TYPE_CHECKING:
+    from gateway.authz.model import Category
     from gateway.plan.assemble import Link
     from gateway.plan.execute import Execution
 
@@ -62,9 +63,61 @@ def _is_denied(value: Any) -> bool:
     return type(value) is dict and not value
 
 
+# A leaf behind a boundary, as a list's items are checked: (key, category, service-scoped, denial).
+Leaf = tuple[str, "Category", bool, tuple[Node, str]]
+
+
+def _leaves(type_name: str, nodes: Sequence[Node]) -> list[Leaf] | None:
+    """The leaf boundaries of an object selected by ``nodes`` when they are all its walk has, else None."""
+    leaves: list[Leaf] = []
+    for node in nodes:
+        if node.boundary is None:
+            if node.children is None or walk_of(node.type_name, node.children) is None:
+                continue  # nothing under it is decided
+            return None
+        if node.children is not None or PER_SERVICE.get((type_name, node.name)) is not None:
+            return None
+        leaves.append((node.key, node.boundary.category, node.boundary.service_scoped, (node, node.key)))
+    return leaves or None
+
+
+def _list_of_leaves(leaves: list[Leaf]) -> Callable[[Execution, int, str | None, list[dict[str, Any]], Any], None]:
+    """The walk of a list whose items have only leaf boundaries: each decided once for the whole list.
+
+    The same customer and scope for every item, hence the same decisions;
+    recording one is idempotent, so deciding once records what deciding per
+    item would. Denials are met item after item, in document order.
+    """
+
+    def walk(run: Execution, customer_id: int, scope: str | None, items: list[dict[str, Any]], here: Any) -> None:
+        if not items:
+            return  # nothing decided, as per item
+        decided = [
+            (key, run.allowed(customer_id, category, scope if scoped else None), denial)
+            for key, category, scoped, denial in leaves
+        ]
+        denials = run.denials
+        for index, item in enumerate(items):
+            for key, allowed, denial in decided:
+                value = item[key]
+                denied = type(value) is dict and not value
+                if allowed:
+                    if denied:
+                        raise NotPlanned()  # PostgreSQL withheld what the authorizer allows
+                else:
+                    if not denied:
+                        raise NotPlanned()  # PostgreSQL read what the authorizer denies: never answer it
+                    item[key] = None
+                    denials.append(((here, index), denial))
+
+    return walk
+
+
 def _step(type_name: str, node: Node) -> Walk | None:
     key = node.key
     inner = walk_of(node.type_name, node.children) if node.children is not None else None
+    leaves = _leaves(node.type_name, node.children) if node.children is not None and node.is_list else None
+    list_of_leaves = _list_of_leaves(leaves) if leaves is not None else None
     item_category = PER_SERVICE.get((type_name, node.name))
     boundary = node.boundary
     if boundary is None and inner is None and item_category is None:
@@ -106,7 +159,9 @@ def _step(type_name: str, node: Node) -> Walk | None:
                 for index, item in enumerate(kept):
                     inner(run, customer_id, scopes[index], item, (here, index))
         elif inner is not None:
-            if is_list:
+            if list_of_leaves is not None:
+                list_of_leaves(run, customer_id, scope, value, here)
+            elif is_list:
                 for index, item in enumerate(value):
                     inner(run, customer_id, scope, item, (here, index))
             else:

@@ -138,15 +138,21 @@ def _decode(code: int) -> Facts:
     )
 
 
+def facts_mask(fields: Iterable[str]) -> int:
+    """The bits of a facts code that hold ``fields``."""
+    mask = 0
+    for name in fields:
+        mask |= FIELD_MASKS[name]
+    return mask
+
+
 def code_condition(fields: Iterable[str], allowed: Iterable[Facts]) -> tuple[int, list[int]]:
     """``(mask, codes)``: a customer matches when ``facts_code & mask = ANY(codes)``.
 
     ``fields`` are the facts the decision depends on, ``allowed`` the facts
     (over those fields) for which it allows.
     """
-    mask = 0
-    for name in fields:
-        mask |= FIELD_MASKS[name]
+    mask = facts_mask(fields)
     return mask, sorted({encode(f) & mask for f in allowed})
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from gateway.authz.decide import Readable
 from gateway.authz.model import Category, Facts
 from gateway.authz.model import ServiceCategory as ServiceCategoryValue
 from gateway.resolvers.customers import (
@@ -68,8 +69,20 @@ def readable_condition(ctx: RequestContext, category: Category, scope: str | Non
         service_category=ServiceCategoryValue(scope) if scope else None,
         campaign_categories=ctx.decisions.campaign_categories,
     )
-    mask, codes = code_condition(cell.fields, cell.allowed)
-    return FactsCondition(mask, tuple(codes))
+    found = _CONDITIONS.get(cell)
+    if found is None:
+        mask, codes = code_condition(cell.fields, cell.allowed)
+        found = FactsCondition(mask, tuple(codes))
+        if len(_CONDITIONS) < MAX_CONDITIONS:
+            _CONDITIONS[cell] = found
+    return found
+
+
+# The facts conditions of the cells met so far: a pure function of the
+# authorizer's answer (a few hundred allowed facts each), asked for on
+# every request, so converted once.
+_CONDITIONS: dict[Readable, FactsCondition] = {}
+MAX_CONDITIONS = 4096
 
 
 def _conditions(f: Filter) -> list[tuple[Category, str | None]]:

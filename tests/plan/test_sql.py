@@ -15,6 +15,7 @@ from gateway.authz.decide import Authorizer
 from gateway.authz.model import Category, Purpose, Regime, ServiceCategory
 from gateway.authz.policy import load_policy
 from gateway.plan import Planner
+from gateway.plan.assemble import path_of
 from gateway.plan.compile import Node, NotPlanned
 from gateway.plan.sql import compile_document, iso
 from gateway.plan.walk import Built, walk_of
@@ -141,3 +142,36 @@ def test_where_postgresql_and_the_authorizer_disagree_the_reference_path_answers
                (Category.SERVICE, "VIDEO"): False, (Category.CONFIGURATION, "LOCAL"): False}  # fmt: skip
     with pytest.raises(NotPlanned):
         finish(text, decided)
+
+
+USAGE = "query($id: ID!) { customer(id: $id) { services { usage { durationSeconds cellSite } } } }"
+USAGE_DECIDED = {(Category.SERVICE, None): True, (Category.SERVICE, "WIRELESS"): True,
+                 (Category.USAGE, "WIRELESS"): True, (Category.LOCATION, "WIRELESS"): False}  # fmt: skip
+
+
+def finish_usage(text: str) -> tuple[dict[str, Any], Run]:
+    run = Run(USAGE_DECIDED)
+    walk = walk_of("Customer", customer_nodes(USAGE))
+    return Built(7, orjson.loads(text), walk).finish(run, (None, "customer")), run  # type: ignore[arg-type]
+
+
+def test_a_list_of_records_is_decided_once_and_each_denied_leaf_is_one_denial_in_document_order() -> None:
+    text = '{"services": [{"#": "WIRELESS", "usage": [{"durationSeconds": 60, "cellSite": {}}, {"durationSeconds": 5, "cellSite": {}}]}]}'
+    out, run = finish_usage(text)
+    assert out == {"services": [{"usage": [{"durationSeconds": 60, "cellSite": None}, {"durationSeconds": 5, "cellSite": None}]}]}
+    assert run.asked == [(Category.SERVICE, None), (Category.SERVICE, "WIRELESS"), (Category.USAGE, "WIRELESS"),
+                         (Category.LOCATION, "WIRELESS")]  # fmt: skip
+    paths = [path_of((link, key)) for link, (_, key) in run.denials]
+    assert paths == [["customer", "services", 0, "usage", 0, "cellSite"], ["customer", "services", 0, "usage", 1, "cellSite"]]
+
+
+def test_an_empty_list_of_records_asks_nothing_for_its_items() -> None:
+    out, run = finish_usage('{"services": [{"#": "WIRELESS", "usage": []}]}')
+    assert out == {"services": [{"usage": []}]}
+    assert (Category.LOCATION, "WIRELESS") not in run.asked
+
+
+def test_a_record_whose_denied_leaf_postgresql_left_is_never_answered() -> None:
+    text = '{"services": [{"#": "WIRELESS", "usage": [{"durationSeconds": 60, "cellSite": {}}, {"durationSeconds": 5, "cellSite": "CELL-1"}]}]}'
+    with pytest.raises(NotPlanned):
+        finish_usage(text)
