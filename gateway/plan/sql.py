@@ -90,10 +90,11 @@ def compile_document(nodes: Sequence[Node], condition: Condition) -> Document:
 
 # -- leaves: (type, field) -> SQL over the type's alias -------------------------
 
+# One to_char per value; whole seconds without a fraction, as isoformat() writes them
+# (date_trunc compares timestamps: cheaper than extract's numeric).
 _ISO = (
-    "(to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
-    " || CASE WHEN extract(microseconds FROM {0})::int8 % 1000000 <> 0"
-    " THEN to_char({0} AT TIME ZONE 'UTC', '.US') ELSE '' END || '+00:00')"
+    "(to_char({0} AT TIME ZONE 'UTC', CASE WHEN date_trunc('second', {0}) = {0}"
+    " THEN 'YYYY-MM-DD\"T\"HH24:MI:SS+00:00' ELSE 'YYYY-MM-DD\"T\"HH24:MI:SS.US+00:00' END))"
 )
 
 
