@@ -17,8 +17,9 @@ How (modules):
   its record commit together or not at all. Any failure raises
   :class:`AuditUnavailable`: the endpoint answers 503 with no data. A
   request refused for bad input still records the denials it decided.
-- ``group``: group commit for reads and refusals: the calls of concurrent
-  requests share one statement, one transaction and one WAL flush; each
+- ``group``: group commit for reads and refusals: concurrent requests'
+  events go to one ``audit_append()`` call (migration 0008: one chain head
+  locked and moved once, one INSERT), one transaction and one WAL flush; each
   request waits for the commit holding its events, and a failed group fails
   every request in it (503). An idle request is written at once, alone.
 - ``chain``: the canonical content of an event, its digest and the link
