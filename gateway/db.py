@@ -36,6 +36,11 @@ from gateway.resolvers.database import Replica, Replicas
 # A constant key for pg_advisory_lock: two processes migrating at once
 # take turns instead of racing on CREATE TABLE.
 MIGRATION_LOCK_KEY = 0x43504E49  # "CPNI"
+# A migration may build an index over a large table: far past the request-sized
+# statement timeout of the pool's connections (set per transaction, so the
+# connection keeps its own when it goes back to the pool).
+NO_STATEMENT_TIMEOUT = "SET LOCAL statement_timeout = 0"
+MIGRATION_TIMEOUT_S = 24 * 3600.0
 # The login the embedded demo serves requests as, and the roles it is given
 # (created by the migrations 0002 and 0004).
 GATEWAY_LOGIN_ROLE = "cpni_gateway"
@@ -258,7 +263,9 @@ async def migrate(conn: asyncpg.Connection | PoolConnectionProxy) -> list[Migrat
     Safe when several processes start at once: they serialize on an advisory lock.
     """
     applied: list[Migration] = []
-    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+    async with conn.transaction():  # the lock is the session's: it outlives this transaction
+        await conn.execute(NO_STATEMENT_TIMEOUT)  # another process may be migrating for long
+        await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY, timeout=MIGRATION_TIMEOUT_S)
     try:
         await conn.execute(
             """
@@ -283,7 +290,8 @@ async def migrate(conn: asyncpg.Connection | PoolConnectionProxy) -> list[Migrat
                     )
                 continue
             async with conn.transaction():
-                await conn.execute(migration.sql)
+                await conn.execute(NO_STATEMENT_TIMEOUT)
+                await conn.execute(migration.sql, timeout=MIGRATION_TIMEOUT_S)
                 await conn.execute(
                     "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
                     migration.version,

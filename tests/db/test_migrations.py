@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import asyncpg
+import pytest
 
-from gateway.db import load_migrations, migrate
+from gateway.config import Settings
+from gateway.db import Migration, create_pool, load_migrations, migrate
 from tests.databases import create_database, drop_database
 
 
@@ -48,3 +51,25 @@ async def test_consent_history_refuses_update_and_delete(pool: asyncpg.Pool) -> 
                 pass
             else:
                 raise AssertionError(f"{sql} was allowed")
+
+
+async def test_a_migration_longer_than_the_statement_timeout_is_applied(
+    server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An index over a big table takes longer than a request may: the pool's timeouts do not apply."""
+    name, url = await create_database(server_url, "cpni_slow_migration", migrated=True)
+    slow = Migration(9999, "slow", "SELECT pg_sleep(1.2)")
+    monkeypatch.setattr("gateway.db.load_migrations", lambda: [*load_migrations(), slow])
+    settings = Settings(database_url=url)
+    settings = replace(settings, limits=replace(settings.limits, statement_timeout_s=0.5))
+    pool = await create_pool(settings, url, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            applied = await migrate(conn)
+            assert [m.version for m in applied] == [9999]
+            # The connection keeps its own timeout for what it runs next.
+            with pytest.raises(asyncpg.QueryCanceledError):
+                await conn.execute("SELECT pg_sleep(1.2)")
+    finally:
+        await pool.close()
+        await drop_database(server_url, name)
