@@ -30,19 +30,18 @@ from graphql import GraphQLError
 class FieldError:
     """One error of an answer, in its public form (message, locations, path, extensions)."""
 
-    __slots__ = ("formatted",)
+    __slots__ = ("formatted", "code", "category")
+    formatted: dict[str, Any]
+    code: str
+    category: str | None
 
     def __init__(self, formatted: dict[str, Any]) -> None:
         self.formatted = formatted
-
-    @property
-    def code(self) -> str:
-        return str(self.formatted["extensions"]["code"])
-
-    @property
-    def category(self) -> str | None:
-        category = self.formatted["extensions"].get("category")
-        return category if isinstance(category, str) else None
+        # Read once: the endpoint asks every error for both (an answer may hold hundreds).
+        extensions = formatted["extensions"]
+        self.code = str(extensions["code"])
+        category = extensions.get("category")
+        self.category = category if isinstance(category, str) else None
 
     @classmethod
     def of(cls, error: GraphQLError) -> FieldError:

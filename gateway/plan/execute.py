@@ -253,7 +253,7 @@ class Execution:
         """The request's decision, recorded for the audit; facts loaded with the customer.
 
         A decision depends only on the facts its cell reads (the cell's mask
-        of the facts code, `Authorizer.readable_facts`): customers alike in
+        of the facts code, `Authorizer.relevant_facts`): customers alike in
         those share it, as they share the authorizer's memo entry. Asked
         again for the same customer, it records the same decision again
         (recording is idempotent).
@@ -300,20 +300,20 @@ class Execution:
         program = self.program
         errors = []
         for link, (node, key) in self.denials:
-            path = path_of((link, key))
             category = node.boundary.category.value if node.boundary else ""
-            error = FieldError(
-                {
-                    "message": FORBIDDEN_MESSAGE,
-                    "locations": program.locations(node),
-                    "path": path,
-                    "extensions": {"code": "FORBIDDEN", "category": category},
-                }
+            errors.append(
+                FieldError(
+                    {
+                        "message": FORBIDDEN_MESSAGE,
+                        "locations": program.locations(node),
+                        "path": path_of((link, key)),
+                        "extensions": {"code": "FORBIDDEN", "category": category},
+                    }
+                )
             )
-            errors.append((() if in_order else program.position(path), error))
         if not in_order:
-            errors.sort(key=lambda pair: pair[0])
-        return [error for _, error in errors]
+            errors.sort(key=lambda error: program.position(error.formatted["path"]))
+        return errors
 
     async def _fetch(self, wave: dict[str, dict[Hashable, list[Deliver]]]) -> None:
         """Every kind of this wave in one statement (one round trip), then each value delivered."""
