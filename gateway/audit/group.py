@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import operator
 import zlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -84,26 +85,18 @@ class CommitFailed(Exception):
     """The group holding the request's events did not commit (or may not have); ``args[0]``: why, safe to log."""
 
 
+# What audit_append stores once per request rather than per event, in its argument order.
+REQUEST_FIELDS = (
+    "request_id", "client", "division", "purpose", "regime", "campaign_id", "operation_name",
+    "document_id", "document_trust",
+)  # fmt: skip
+_request_fields = operator.itemgetter(*(EventContent._fields.index(name) for name in REQUEST_FIELDS))
+
+
 def request_fields(event: EventContent) -> tuple[str | None, ...]:
-    """What ``audit_append`` stores once per request rather than per event, in its argument order."""
-    return (
-        event.request_id,
-        event.client,
-        event.division,
-        event.purpose,
-        event.regime,
-        event.campaign_id,
-        event.operation_name,
-        event.document_id,
-        event.document_trust,
-    )
+    """The event's :data:`REQUEST_FIELDS`, in that order."""
+    return _request_fields(event)  # type: ignore[no-any-return]
 
-
-# request_fields() are EventContent's first seven fields and its last two
-# (Append.of compares events by those slices): kept so by this check.
-_REQUEST_FIELDS = ("request_id", "client", "division", "purpose", "regime", "campaign_id", "operation_name")
-if EventContent._fields[:7] != _REQUEST_FIELDS or EventContent._fields[11:] != ("document_id", "document_trust"):
-    raise TypeError("EventContent's request fields moved: update request_fields() and Append.of")
 
 # Which of request_fields() may be NULL (the NOT NULL columns of audit_events may not).
 _NULLABLE = (False, False, False, False, False, True, True, True, True)
@@ -124,9 +117,8 @@ class Append:
         surrogate, a NUL character, a missing field): it must fail this request, not its group."""
         if not events:
             raise ValueError("an append needs at least one event")
-        first = events[0]
-        fields = request_fields(first)
-        if any(e[:7] != first[:7] or e[11:] != first[11:] for e in events):
+        fields = request_fields(events[0])
+        if any(request_fields(e) != fields for e in events):
             raise ValueError("the events of one append must come from one request")
         for value, nullable in zip(fields, _NULLABLE, strict=True):
             if value is None and nullable:

@@ -288,7 +288,7 @@ class AuditWriter:
             # rest of this transaction (nothing but the commit follows).
             await conn.execute(f"SET LOCAL ROLE {AUDIT_ROLE}")
             written = await append_on(conn, events)
-        except DATABASE_ERRORS as exc:
+        except (*DATABASE_ERRORS, CommitFailed) as exc:
             log.warning("request %s: audit write failed (%s)", ctx.request_id, type(exc).__name__)
             raise AuditUnavailable() from None
         except (ValueError, TypeError) as exc:

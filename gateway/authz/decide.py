@@ -64,6 +64,7 @@ class Authorizer:
         self._memo: dict[tuple[object, ...], Decision] = {}
         # Per cell, the facts its decisions depend on (a few of them, often none).
         self._cell_facts: dict[tuple[object, ...], Callable[[Facts], tuple[object, ...]]] = {}
+        self._cell_relevant: dict[tuple[object, ...], frozenset[str]] = {}
         self._misses = 0
         self._perform = lru_cache(maxsize=1024)(self._perform_key)
         self._ever = lru_cache(maxsize=4096)(self._ever_key)
@@ -86,9 +87,8 @@ class Authorizer:
         (service-scoped data only); `campaign_categories` the categories the
         approved campaign names (marketing purposes only).
         """
-        # The hot path: a memo hit must cost a microsecond or two. A registry
-        # division is keyed by its id (identity check); any other by value.
-        who: str | Division = division.id if self.divisions.get(division.id) is division else division
+        # The hot path: a memo hit must cost a microsecond or two.
+        who = self._who(division)
         cell = (who, purpose, category, campaign_categories)
         facts_key = self._cell_facts.get(cell)
         if facts_key is None:
@@ -206,8 +206,23 @@ class Authorizer:
         *,
         campaign_categories: frozenset[Category] | None = None,
     ) -> frozenset[str]:
-        """The `Facts` fields one cell's decisions can depend on (Cedar's partial evaluation)."""
-        return self._relevant((division, Purpose(purpose), Category(category), campaign_categories))
+        """The `Facts` fields one cell's decisions can depend on (Cedar's partial evaluation).
+
+        Asked on every planned request: keyed as :meth:`decide` keys its cells.
+        """
+        cell = (self._who(division), purpose, category, campaign_categories)
+        found = self._cell_relevant.get(cell)
+        if found is None:
+            if len(self._cell_relevant) > 4096:  # ad hoc divisions (tests); the registry's cells are few
+                self._cell_relevant.clear()
+            found = self._cell_relevant[cell] = self._relevant(
+                (division, Purpose(purpose), Category(category), campaign_categories)
+            )
+        return found
+
+    def _who(self, division: Division) -> str | Division:
+        """A division as the memos key it: a registry division by its id (identity check), any other by value."""
+        return division.id if self.divisions.get(division.id) is division else division
 
     def cache_info(self) -> MemoInfo:
         """Size and misses (Cedar evaluations) of the decision memo, for metrics and tests."""

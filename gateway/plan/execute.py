@@ -34,7 +34,7 @@ from gateway.resolvers.batch import Batch, combined
 from gateway.resolvers.customers import Answer, AnswerOutOfRange
 from gateway.resolvers.facts import code_of, facts_mask
 from gateway.resolvers.services import UsageKey
-from gateway.schema.context import Decisions, RequestContext
+from gateway.schema.context import RequestContext
 from gateway.schema.errors import FORBIDDEN_MESSAGE, location_of
 from gateway.schema.lookups import find_by_phone, page_customers, readable_condition
 from gateway.schema.scalars import customer_id_of
@@ -201,29 +201,6 @@ def _reads_variables(value: ValueNode) -> bool:
     return False
 
 
-def _mask(decisions: Decisions, category: Category) -> int:
-    """The bits of the facts code the caller's decisions on ``category`` read (the same for every request of the cell)."""
-    division, authorizer = decisions.division, decisions.authorizer
-    # A registry division by its id; any other (tests' ad hoc ones) by value, as Authorizer.decide keys it.
-    who: object = division.id if authorizer.divisions.get(division.id) is division else division
-    key = (authorizer, who, decisions.purpose, decisions.campaign_categories, category)
-    mask = _MASKS.get(key)
-    if mask is None:
-        relevant = authorizer.relevant_facts(
-            division, decisions.purpose, category, campaign_categories=decisions.campaign_categories
-        )
-        mask = facts_mask(relevant)
-        if len(_MASKS) >= MAX_MASKS:
-            _MASKS.clear()  # a new policy bundle, or ad hoc divisions (tests)
-        _MASKS[key] = mask
-    return mask
-
-
-# Per cell and category: the registry's divisions and purposes make a few hundred.
-_MASKS: dict[tuple[Any, ...], int] = {}
-MAX_MASKS = 4096
-
-
 def _selects_cursors(root: Node) -> bool:
     return any(
         node.name == "cursor" for edges in root.children or () if edges.name == "edges" for node in edges.children or ()
@@ -261,7 +238,12 @@ class Execution:
         facts = self.facts.get(customer_id)
         mask = self._masks.get(category)
         if mask is None:
-            mask = self._masks[category] = _mask(self.decisions, category)
+            decisions = self.decisions
+            mask = self._masks[category] = facts_mask(
+                decisions.authorizer.relevant_facts(
+                    decisions.division, decisions.purpose, category, campaign_categories=decisions.campaign_categories
+                )
+            )
         alike = (category, service_category, -1 if facts is None else code_of(facts) & mask)
         decision = self._alike.get(alike)
         if decision is None:

@@ -131,18 +131,13 @@ class Decisions:
     def record(self, customer_id: int, category: Category, service_category: str | None, decision: Decision) -> None:
         """A decision made for another customer with the same facts, taken for this one (recorded)."""
         self._memo[(customer_id, category, service_category)] = decision
-        # _record, inlined: a page records a few hundred decisions
-        access = self.by_customer.get(customer_id)
-        if access is None:
-            access = self.by_customer[customer_id] = CustomerAccess()
-        (access.disclosed if decision.allowed else access.denied).add(category)
-        if decision.policy_ids:
-            access.policy_ids.update(decision.policy_ids)
+        self._record(customer_id, category, decision)
 
     def _record(self, customer_id: int, category: Category, decision: Decision) -> None:
         access = self._access(customer_id)
         (access.disclosed if decision.allowed else access.denied).add(category)
-        access.policy_ids.update(decision.policy_ids)
+        if decision.policy_ids:
+            access.policy_ids.update(decision.policy_ids)
 
 
 @dataclass
