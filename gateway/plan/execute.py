@@ -116,8 +116,15 @@ class Program:
         except KeyError:
             pass
         try:
+            reads = decisions.authorizer.facts_read_in(
+                ctx.division, ctx.purpose, campaign_categories=decisions.campaign_categories
+            )
             found: tuple[Document, Walk | None] | None = (
-                compile_document(customer.children, lambda category, scope: readable_condition(ctx, category, scope)),
+                compile_document(
+                    customer.children,
+                    lambda category, scope: readable_condition(ctx, category, scope),
+                    facts_mask(reads),
+                ),
                 walk_of("Customer", customer.children),
             )
         except NotCompiled:
@@ -340,7 +347,7 @@ class Execution:
     def _answer(self, document: Document) -> Answer | None:
         """The document's column for this request; None to assemble in Python (an argument the reference refuses where reached)."""
         try:
-            return Answer(document.sql, document.values(self))
+            return Answer(document.sql, document.values(self), document.facts)
         except NotPlanned:
             return None
 

@@ -35,6 +35,7 @@ from gateway.authz.model import Category, ServiceCategory
 from gateway.plan.compile import Node, NotPlanned
 from gateway.resolvers.batch import shift_placeholders
 from gateway.resolvers.customers import FactsCondition
+from gateway.resolvers.facts import ALL_FACTS
 from gateway.schema.lookups import page_size
 from gateway.schema.scalars import is_month
 
@@ -66,10 +67,13 @@ class Document:
 
     Its placeholders are numbered from ``$1``; :meth:`sql` renumbers them
     after a statement's own. ``arguments`` give their values for a request.
+    ``facts``: the bits of the facts code its statement must compute (those
+    the caller's decisions read).
     """
 
     expression: str
     arguments: tuple[tuple[Node, ArgumentOf], ...]
+    facts: int = ALL_FACTS
     _shifted: dict[int, str] = field(default_factory=dict, compare=False, repr=False)
 
     def sql(self, after: int) -> str:
@@ -82,10 +86,13 @@ class Document:
         return [argument(run, node) for node, argument in self.arguments]
 
 
-def compile_document(nodes: Sequence[Node], condition: Condition) -> Document:
-    """The JSON expression of a Customer selected by ``nodes``, for the caller ``condition`` decides for."""
+def compile_document(nodes: Sequence[Node], condition: Condition, facts: int = ALL_FACTS) -> Document:
+    """The JSON expression of a Customer selected by ``nodes``, for the caller ``condition`` decides for.
+
+    ``facts``: the bits of the facts code that caller's decisions read.
+    """
     builder = _Builder(condition)
-    return Document(builder.object("Customer", nodes, None), tuple(builder.arguments))
+    return Document(builder.object("Customer", nodes, None), tuple(builder.arguments), facts)
 
 
 # -- leaves: (type, field) -> SQL over the type's alias -------------------------

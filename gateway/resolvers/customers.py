@@ -12,7 +12,7 @@ import orjson
 from gateway.authz.model import Facts
 from gateway.resolvers.batch import Batch, Rows, Statement, run
 from gateway.resolvers.database import Database
-from gateway.resolvers.facts import FACTS_CODE_SQL, FACTS_LATERAL_SQL, decode
+from gateway.resolvers.facts import ALL_FACTS, FACTS_CODE_SQL, FACTS_LATERAL_SQL, decode, facts_lateral_sql
 from gateway.resolvers.rows import AddressRow, ContactRow, CustomerRow
 
 CUSTOMER_COLUMNS = "id, account_number, segment, status, name, listed_phone"
@@ -61,10 +61,13 @@ class Answer:
 
     ``sql(n)``: its expression over ``c`` and ``f``, its placeholders
     numbered after the statement's first ``n``; ``args``: their values.
+    ``facts``: the bits of the facts code the caller's decisions can read
+    (`facts.facts_code_sql`); the statement computes only those.
     """
 
     sql: Callable[[int], str]
     args: Sequence[object]
+    facts: int = ALL_FACTS
 
 
 class AnswerOutOfRange(Exception):
@@ -90,7 +93,7 @@ async def customers_answered(db: Database, ids: Sequence[int], answer: Answer) -
     rows = await _answered(
         db,
         f"SELECT c.id, f.facts_code, ({answer.sql(1)})::text AS answer"
-        f" FROM customers c {FACTS_LATERAL_SQL} WHERE c.id = ANY($1::bigint[])",
+        f" FROM customers c {facts_lateral_sql(answer.facts)} WHERE c.id = ANY($1::bigint[])",
         [list(ids), *answer.args],
     )
     found = {r["id"]: (AnsweredRow(r["id"], orjson.loads(r["answer"])), decode(r["facts_code"])) for r in rows}
@@ -273,9 +276,10 @@ async def customer_page(db: Database, query: CustomerQuery) -> list[tuple[Custom
         args.extend(query.answer.args)
     else:
         columns = customer_columns(query.subscriber_list, args)
+    facts = FACTS_LATERAL_SQL if query.answer is None else facts_lateral_sql(query.answer.facts)
     sql = (
         f"SELECT {columns}, f.facts_code"
-        f" FROM customers c {FACTS_LATERAL_SQL}"
+        f" FROM customers c {facts}"
         f" WHERE {' AND '.join(conditions)}"
         f" ORDER BY c.id LIMIT {limit}"
     )

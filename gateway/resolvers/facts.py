@@ -13,6 +13,7 @@ of customers never scans, counts or skips a row the caller may not match.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import cache
 
 from gateway.authz.model import ApprovalStatus, Facts, ServiceCategory
 from gateway.resolvers.database import Database
@@ -61,29 +62,62 @@ NOTICE_WINDOW_SQL = """(
     AND n.sent_at > now() - interval '2 years'
 )"""
 
-# The facts code of the customer row `c`. A customer's listing is published
-# when it has a listed number (0001_core.sql: listed_phone is NULL for a
-# non-published number).
-FACTS_CODE_SQL = f"""(
-  (SELECT coalesce(bit_or(CASE s.category {_SUBSCRIBED_CASE} ELSE 0 END), 0) FROM services s
-    WHERE s.customer_id = c.id AND s.status IN ('ACTIVE', 'SUSPENDED'))
-  | CASE WHEN c.status = 'TERMINATED' THEN {TERMINATED} ELSE 0 END
-  | CASE WHEN c.segment = 'BUSINESS' THEN {BUSINESS} ELSE 0 END
-  | coalesce((SELECT CASE latest {_APPROVAL_CASE} ELSE 0 END FROM (SELECT {_latest_approval("CPNI")} AS latest) l), 0)
-  | CASE WHEN EXISTS (SELECT 1 FROM cpni_notices n
-                       WHERE n.customer_id = c.id AND {NOTICE_WINDOW_SQL} OFFSET 0) THEN {NOTICE_IN_WINDOW} ELSE 0 END
-  | CASE WHEN {_latest_approval("LOCATION")} = 'OPT_IN' THEN {LOCATION_APPROVED} ELSE 0 END
-  | CASE WHEN c.listed_phone IS NOT NULL THEN {LISTING_PUBLISHED} ELSE 0 END
-)"""
+# The parts of the facts code of the customer row `c`, each with the bits it
+# computes. A customer's listing is published when it has a listed number
+# (0001_core.sql: listed_phone is NULL for a non-published number).
+_CODE_PARTS: tuple[tuple[int, str], ...] = (
+    (
+        FIELD_MASKS["subscribed"],
+        f"""(SELECT coalesce(bit_or(CASE s.category {_SUBSCRIBED_CASE} ELSE 0 END), 0) FROM services s
+    WHERE s.customer_id = c.id AND s.status IN ('ACTIVE', 'SUSPENDED'))""",
+    ),
+    (TERMINATED, f"CASE WHEN c.status = 'TERMINATED' THEN {TERMINATED} ELSE 0 END"),
+    (BUSINESS, f"CASE WHEN c.segment = 'BUSINESS' THEN {BUSINESS} ELSE 0 END"),
+    (
+        FIELD_MASKS["cpni_approval"],
+        f"coalesce((SELECT CASE latest {_APPROVAL_CASE} ELSE 0 END"
+        f" FROM (SELECT {_latest_approval('CPNI')} AS latest) l), 0)",
+    ),
+    (
+        NOTICE_IN_WINDOW,
+        f"""CASE WHEN EXISTS (SELECT 1 FROM cpni_notices n
+                       WHERE n.customer_id = c.id AND {NOTICE_WINDOW_SQL} OFFSET 0) THEN {NOTICE_IN_WINDOW} ELSE 0 END""",
+    ),
+    (LOCATION_APPROVED, f"CASE WHEN {_latest_approval('LOCATION')} = 'OPT_IN' THEN {LOCATION_APPROVED} ELSE 0 END"),
+    (LISTING_PUBLISHED, f"CASE WHEN c.listed_phone IS NOT NULL THEN {LISTING_PUBLISHED} ELSE 0 END"),
+)
+ALL_FACTS = sum(FIELD_MASKS.values())
 
 # `OFFSET 0` keeps the notice check a per-customer probe of cpni_notices_customer:
 # without it PostgreSQL may turn the EXISTS into one hash of every notice in
 # the window (a scan of the whole table for a page of 50, measured ~55 ms).
 
-# Where a statement refers to the code more than once, it computes it once per
-# row in a fenced subquery (`OFFSET 0` stops PostgreSQL from inlining it at
-# every reference).
-FACTS_LATERAL_SQL = f"CROSS JOIN LATERAL (SELECT {FACTS_CODE_SQL} AS facts_code OFFSET 0) f"
+
+@cache
+def facts_code_sql(mask: int = ALL_FACTS) -> str:
+    """The bits ``mask`` of the facts code of the customer row ``c`` (the others 0).
+
+    A caller whose decisions read a few facts has only those computed: the
+    rest would cost index probes (services, approvals, notices) whose
+    result no decision of its request can depend on.
+    """
+    parts = [sql for bits, sql in _CODE_PARTS if bits & mask]
+    return "(\n  " + "\n  | ".join(parts) + "\n)" if parts else "0"
+
+
+@cache
+def facts_lateral_sql(mask: int = ALL_FACTS) -> str:
+    """:func:`facts_code_sql` as ``f.facts_code``, computed once per row.
+
+    Where a statement refers to the code more than once, a fenced subquery
+    (`OFFSET 0` stops PostgreSQL from inlining it at every reference) keeps
+    it to one computation per row.
+    """
+    return f"CROSS JOIN LATERAL (SELECT {facts_code_sql(mask)} AS facts_code OFFSET 0) f"
+
+
+FACTS_CODE_SQL = facts_code_sql()
+FACTS_LATERAL_SQL = facts_lateral_sql()
 
 FACTS_SQL = f"SELECT c.id, {FACTS_CODE_SQL} AS facts_code FROM customers c WHERE c.id = ANY($1::bigint[])"
 

@@ -1,7 +1,7 @@
 """Invariants of the decision, checked with hypothesis over random requests.
 
 Forbid always wins; adding a forbid never turns a deny into an allow; the
-memo and the unread facts never change an answer.
+memo and the unread facts never change an answer, nor do the facts a cell never reads.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from gateway.authz.model import (
 )
 from gateway.authz.policy import PolicyBundle, load_policy
 from gateway.authz.space import Point
-from gateway.resolvers.facts import FIELD_MASKS, code_condition, encode
+from gateway.resolvers.facts import FIELD_MASKS, code_condition, decode, encode, facts_mask
 
 _REGISTRY = list(load_policy().divisions.values())
 
@@ -156,3 +156,18 @@ def test_readable_facts_match_exactly_the_customers_the_decision_allows(authz: A
     matched = (encode(facts_) & mask) in codes
     decided = authz.decide(division, purpose, category, facts_, service_category=scope, campaign_categories=campaign)
     assert matched == decided.allowed
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(requests())
+def test_facts_a_cell_never_reads_never_change_its_answer(authz: Authorizer, request: Request) -> None:
+    # The planner loads only the facts of `facts_read_in` (gateway/plan/sql.py):
+    # whatever the rest are, every category's decision is the same.
+    division, purpose, category, fact, scope, campaign = request
+    reads = authz.facts_read_in(division, purpose, campaign_categories=campaign)
+    assert reads >= authz.relevant_facts(division, purpose, category, campaign_categories=campaign)
+    loaded = decode(encode(fact) & facts_mask(reads))
+    full, partial = authz.decide_many(
+        division, purpose, category, [Point(fact, scope), Point(loaded, scope)], campaign_categories=campaign
+    )
+    assert partial == full

@@ -7,7 +7,16 @@ import asyncpg
 from gateway.authz.model import ApprovalStatus, Facts, ServiceCategory
 from gateway.authz.space import CEDAR_ATTRIBUTE, every_facts
 from gateway.resolvers.database import Database
-from gateway.resolvers.facts import decode, encode, facts_by_customer
+from gateway.resolvers.facts import (
+    ALL_FACTS,
+    FACTS_CODE_SQL,
+    FIELD_MASKS,
+    decode,
+    encode,
+    facts_by_customer,
+    facts_code_sql,
+    facts_lateral_sql,
+)
 from tests.factories import make_customer
 
 
@@ -41,3 +50,38 @@ async def test_the_database_computes_each_customers_facts(pool: asyncpg.Pool) ->
         Facts(frozenset(), False, False, ApprovalStatus.OPT_IN, False, False, True),
         None,
     ]
+
+
+async def test_a_masked_facts_code_is_the_full_code_with_only_those_bits(pool: asyncpg.Pool) -> None:
+    made = [
+        await make_customer(pool, services=("LOCAL",)),
+        await make_customer(
+            pool, services=("WIRELESS", "INTERNET"), status="TERMINATED", segment="BUSINESS",
+            approval="OPT_OUT", location_approval="OPT_IN", notice_days_ago=60, listed=False,
+        ),
+        await make_customer(pool, services=(), approval="OPT_IN", notice_days_ago=800),
+    ]  # fmt: skip
+    ids = [m.id for m in made]
+    masks = [0, ALL_FACTS, *FIELD_MASKS.values(), FIELD_MASKS["cpni_approval"] | FIELD_MASKS["notice_in_window"]]
+
+    async def codes(mask: int) -> list[int]:
+        rows = await pool.fetch(
+            f"SELECT f.facts_code FROM customers c {facts_lateral_sql(mask)}"
+            " WHERE c.id = ANY($1::bigint[]) ORDER BY c.id",
+            ids,
+        )
+        return [r["facts_code"] for r in rows]
+
+    full = await codes(ALL_FACTS)
+    assert full == [encode(f) for f in await facts_by_customer(Database(pool), ids) if f is not None]
+    for mask in masks:
+        assert await codes(mask) == [code & mask for code in full], mask
+
+
+def test_a_facts_code_reads_only_the_tables_its_bits_come_from() -> None:
+    assert facts_code_sql(0) == "0"
+    cheap = facts_code_sql(FIELD_MASKS["terminated"] | FIELD_MASKS["business"] | FIELD_MASKS["listing_published"])
+    assert not any(table in cheap for table in ("services", "cpni_approvals", "cpni_notices"))
+    consent = facts_code_sql(FIELD_MASKS["cpni_approval"] | FIELD_MASKS["notice_in_window"])
+    assert "cpni_approvals" in consent and "cpni_notices" in consent and "services" not in consent
+    assert facts_code_sql() == FACTS_CODE_SQL
