@@ -23,16 +23,16 @@ from typing import Any, NamedTuple
 from graphql import GraphQLError, ListValueNode, ObjectValueNode, ValueNode, VariableNode
 from graphql.execution.values import VariableValues, get_argument_values
 
-from gateway.authz.model import Category, Decision, Facts
+from gateway.authz.model import Category, Decision, Facts, ServiceCategory
 from gateway.errors import FieldError
 from gateway.plan.assemble import Complete, FetchStep, Link, Step, complete_of, path_of
 from gateway.plan.compile import Node, NotPlanned
-from gateway.plan.sql import Document, NotCompiled, compile_document, month_of, page_argument
-from gateway.plan.walk import Built, Walk, walk_of
+from gateway.plan.sql import Document, NotCompiled, compile_constant, compile_document, month_of, page_argument
+from gateway.plan.walk import Built, Constant, Walk, boundaries_of, walk_of
 from gateway.resolvers import billing, consent, customers, services
 from gateway.resolvers.batch import Batch, combined
-from gateway.resolvers.customers import Answer, AnswerOutOfRange
-from gateway.resolvers.facts import code_of, facts_mask
+from gateway.resolvers.customers import Answer, AnswerOutOfRange, FactsCondition
+from gateway.resolvers.facts import code_of, decode, facts_mask
 from gateway.resolvers.services import UsageKey
 from gateway.schema.context import RequestContext
 from gateway.schema.errors import FORBIDDEN_MESSAGE, location_of
@@ -104,8 +104,8 @@ class Program:
         self._documents: dict[Hashable, tuple[Document, Walk | None] | None] = {}
         self._constant: dict[int, dict[str, Any] | None] = {}
 
-    def document(self, root: Node, ctx: RequestContext) -> tuple[Document, Walk | None] | None:
-        """The JSON expression of the root's customers for this caller, and its walk; None to assemble in Python."""
+    def document(self, root: Node, ctx: RequestContext) -> Answering | None:
+        """How PostgreSQL answers the root's customers for this caller; None to assemble in Python."""
         customer = self._answered.get(id(root))
         if customer is None or customer.children is None:
             return None
@@ -115,20 +115,7 @@ class Program:
             return self._documents[key]
         except KeyError:
             pass
-        try:
-            reads = decisions.authorizer.facts_read_in(
-                ctx.division, ctx.purpose, campaign_categories=decisions.campaign_categories
-            )
-            found: tuple[Document, Walk | None] | None = (
-                compile_document(
-                    customer.children,
-                    lambda category, scope: readable_condition(ctx, category, scope),
-                    facts_mask(reads),
-                ),
-                walk_of("Customer", customer.children),
-            )
-        except NotCompiled:
-            found = None
+        found = _answering(customer.children, ctx)
         if len(self._documents) >= DOCUMENTS_PER_PLAN:
             self._documents.clear()
         self._documents[key] = found
@@ -180,6 +167,70 @@ class Program:
 
 # One document per caller cell (division, purpose, campaign): a few in practice.
 DOCUMENTS_PER_PLAN = 64
+
+
+class Answering(NamedTuple):
+    """A Customer selection as PostgreSQL answers it for one caller cell."""
+
+    document: Document
+    walk: Walk | None
+    # For a constant document (`compile_constant`), the decisions every customer gets.
+    constant: tuple[tuple[Category, Decision], ...] | None = None
+
+    def customer(self, customer_id: int, answer: Any) -> Built | Constant:
+        if self.constant is not None:
+            return Constant(customer_id, answer, self.constant)
+        return Built(customer_id, answer, self.walk)
+
+
+def _answering(nodes: tuple[Node, ...], ctx: RequestContext) -> Answering | None:
+    decisions = ctx.decisions
+    reads = decisions.authorizer.facts_read_in(ctx.division, ctx.purpose, campaign_categories=decisions.campaign_categories)
+    facts = facts_mask(reads)
+
+    def condition(category: Category, scope: str | None) -> FactsCondition:
+        return readable_condition(ctx, category, scope)
+
+    constant = _constant_decisions(nodes, ctx)
+    if constant is not None:
+        try:
+            return Answering(compile_constant(nodes, condition, facts), None, constant)
+        except NotCompiled:
+            pass
+    try:
+        return Answering(compile_document(nodes, condition, facts), walk_of("Customer", nodes))
+    except NotCompiled:
+        return None
+
+
+def _constant_decisions(nodes: tuple[Node, ...], ctx: RequestContext) -> tuple[tuple[Category, Decision], ...] | None:
+    """The decisions of a Customer selected by ``nodes`` when they are the same for every customer, each allowed.
+
+    That is when its walk decides only at the Customer's own fields
+    (`boundaries_of`), no decision reads a fact, each allows, and each
+    per-service list's items are decided as the list, for every service.
+    """
+    boundaries = boundaries_of("Customer", nodes)
+    if boundaries is None:
+        return None
+    division, purpose, campaign = ctx.division, ctx.purpose, ctx.decisions.campaign_categories
+    authorizer = ctx.decisions.authorizer
+    anyone = decode(0)  # no decision below reads a fact: any facts stand for every customer's
+    found: dict[tuple[Category, Decision], None] = {}
+    for category, items in boundaries:
+        if authorizer.relevant_facts(division, purpose, category, campaign_categories=campaign):
+            return None
+        decision = authorizer.decide(division, purpose, category, anyone, campaign_categories=campaign)
+        if not decision.allowed:
+            return None
+        if items is not None and any(
+            authorizer.decide(division, purpose, items, anyone, service_category=service, campaign_categories=campaign)
+            != decision
+            for service in ServiceCategory
+        ):
+            return None
+        found[(category, decision)] = None
+    return tuple(found)
 
 
 def _answered(root: Node) -> Node | None:
@@ -347,7 +398,7 @@ class Execution:
     def _answer(self, document: Document) -> Answer | None:
         """The document's column for this request; None to assemble in Python (an argument the reference refuses where reached)."""
         try:
-            return Answer(document.sql, document.values(self), document.facts)
+            return Answer(document.sql, document.values(self), document.facts, document.constant)
         except NotPlanned:
             return None
 
@@ -365,15 +416,14 @@ class Execution:
             elif node.name == "customer":
                 value = None
                 cid = customer_id_of(args["id"])
-                document = self.program.document(node, ctx)
-                answer = None if document is None else self._answer(document[0])
-                if cid is not None and document is not None and answer is not None:
-                    walk = document[1]
+                answering = self.program.document(node, ctx)
+                answer = None if answering is None else self._answer(answering.document)
+                if cid is not None and answering is not None and answer is not None:
                     (answered,) = await customers.customers_answered(self.db, [cid], answer)
                     if answered is not None:
                         self.facts[cid] = answered[1]
                         self.decisions.note_public(cid)
-                        value = Built(cid, answered[0].answer, walk)
+                        value = answering.customer(cid, answered[0].answer)
                 elif cid is not None:
                     (found,) = await customers.customers_with_facts(
                         self.db, [cid], readable_condition(ctx, Category.SUBSCRIBER_LIST)
@@ -387,18 +437,18 @@ class Execution:
                 if found is not None:
                     value, self.facts[found[0].id] = found
             elif node.name == "customers":
-                document = self.program.document(node, ctx)
-                answer = None if document is None else self._answer(document[0])
+                answering = self.program.document(node, ctx)
+                answer = None if answering is None else self._answer(answering.document)
                 page = await page_customers(
                     ctx, args.get("first"), args.get("after"), Filter.of(args.get("filter")),
                     answer=answer, cursors=self.program.edge_cursors(node),
                 )  # fmt: skip
                 self.facts.update(page.facts)
-                if document is None or answer is None:
+                if answering is None or answer is None:
                     edges = [Edge(cursor, row) for cursor, row in page.edges]  # type: ignore[arg-type]
                 else:
-                    walk = document[1]
-                    edges = [Edge(cursor, Built(row.id, row.answer, walk)) for cursor, row in page.edges]  # type: ignore[arg-type, union-attr]
+                    built = answering.customer
+                    edges = [Edge(cursor, built(row.id, row.answer)) for cursor, row in page.edges]  # type: ignore[union-attr]
                 value = Connection(edges, PageInfo(page.has_next, page.end_cursor))
             else:
                 raise NotPlanned()  # not in ROOTS

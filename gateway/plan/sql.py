@@ -68,12 +68,14 @@ class Document:
     Its placeholders are numbered from ``$1``; :meth:`sql` renumbers them
     after a statement's own. ``arguments`` give their values for a request.
     ``facts``: the bits of the facts code its statement must compute (those
-    the caller's decisions read).
+    the caller's decisions read). ``constant``: compiled by
+    :func:`compile_constant` (its answer goes into the response as written).
     """
 
     expression: str
     arguments: tuple[tuple[Node, ArgumentOf], ...]
     facts: int = ALL_FACTS
+    constant: bool = False
     _shifted: dict[int, str] = field(default_factory=dict, compare=False, repr=False)
 
     def sql(self, after: int) -> str:
@@ -93,6 +95,17 @@ def compile_document(nodes: Sequence[Node], condition: Condition, facts: int = A
     """
     builder = _Builder(condition)
     return Document(builder.object("Customer", nodes, None), tuple(builder.arguments), facts)
+
+
+def compile_constant(nodes: Sequence[Node], condition: Condition, facts: int = ALL_FACTS) -> Document:
+    """:func:`compile_document` for a caller allowed every boundary of ``nodes`` whatever the facts and service.
+
+    Nothing is guarded and no item is marked: the answer is final as
+    PostgreSQL writes it. Raises :class:`NotCompiled` if any boundary is
+    guarded after all.
+    """
+    builder = _Builder(condition, constant=True)
+    return Document(builder.object("Customer", nodes, None), tuple(builder.arguments), facts, constant=True)
 
 
 # -- leaves: (type, field) -> SQL over the type's alias -------------------------
@@ -146,8 +159,9 @@ LEAVES: dict[str, dict[str, str]] = {
 
 
 class _Builder:
-    def __init__(self, condition: Condition) -> None:
+    def __init__(self, condition: Condition, *, constant: bool = False) -> None:
         self.condition = condition
+        self.constant = constant
         self.arguments: list[tuple[Node, ArgumentOf]] = []
 
     def parameter(self, node: Node, argument: ArgumentOf, cast: str) -> str:
@@ -159,12 +173,17 @@ class _Builder:
     def allowed(self, category: Category, scope: str | None) -> str:
         """The caller's decision as SQL: for the customer, or (``scope``) for a service of that category."""
         if scope is None:
-            return _condition(self.condition(category, None))
-        cases = [(value.value, _condition(self.condition(category, value.value))) for value in ServiceCategory]
-        if len({sql for _, sql in cases}) == 1:
-            return cases[0][1]
-        whens = " ".join(f"WHEN '{value}' THEN {sql}" for value, sql in cases)
-        return f"(CASE {scope} {whens} ELSE false END)"
+            found = _condition(self.condition(category, None))
+        else:
+            cases = [(value.value, _condition(self.condition(category, value.value))) for value in ServiceCategory]
+            if len({sql for _, sql in cases}) == 1:
+                found = cases[0][1]
+            else:
+                whens = " ".join(f"WHEN '{value}' THEN {sql}" for value, sql in cases)
+                found = f"(CASE {scope} {whens} ELSE false END)"
+        if self.constant and found != "true":
+            raise NotCompiled()
+        return found
 
     # -- objects -------------------------------------------------------------
 
@@ -208,7 +227,7 @@ class _Builder:
         if allowed == "false":
             item = f"json_build_object('{MARK}', s.category)"
         else:
-            item = self.children(node, "s.category", mark="s.category")
+            item = self.children(node, "s.category", mark=None if self.constant else "s.category")
         if allowed not in ("true", "false"):
             item = f"CASE WHEN {allowed} THEN {item} ELSE json_build_object('{MARK}', s.category) END"
         return f"coalesce((SELECT json_agg({item} ORDER BY {order}) FROM {source}), '[]'::json)"

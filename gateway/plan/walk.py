@@ -18,11 +18,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import orjson
+
 from gateway.plan.compile import Node, NotPlanned
 from gateway.plan.sql import MARK, PER_SERVICE
 
 if TYPE_CHECKING:
-    from gateway.authz.model import Category
+    from gateway.authz.model import Category, Decision
     from gateway.plan.assemble import Link
     from gateway.plan.execute import Execution
 
@@ -42,6 +44,50 @@ class Built(NamedTuple):
         if self.walk is not None:
             self.walk(run, self.customer_id, None, out, link)
         return out
+
+
+class Constant(NamedTuple):
+    """A customer's answer as PostgreSQL wrote it for a caller allowed all of it, whatever the facts and service.
+
+    (`gateway.plan.sql.compile_constant`.) Every customer is decided alike,
+    so the walk reduces to recording ``decisions``, the decision of each
+    boundary the walk would reach: the items of a per-service list are
+    decided as the list itself is (the planner checks every service), and
+    recording a decision again changes nothing. The text goes into the
+    response as it is.
+    """
+
+    customer_id: int
+    text: str
+    decisions: tuple[tuple[Category, Decision], ...]
+
+    def finish(self, run: Execution, link: Link) -> orjson.Fragment:
+        if "{}" in self.text:
+            raise NotPlanned()  # a denial where none can be (or a value that looks like one): the reference answers
+        record = run.decisions.record
+        for category, decision in self.decisions:
+            record(self.customer_id, category, None, decision)
+        return orjson.Fragment(self.text)
+
+
+def boundaries_of(type_name: str, nodes: Sequence[Node]) -> list[tuple[Category, Category | None]] | None:
+    """The boundaries a walk of ``nodes`` decides, each with its per-service items' category; None if it decides deeper.
+
+    A walk that decides only at the selection's own fields asks each of them
+    once per object (and each item of a per-service list with the item's
+    category and service).
+    """
+    found: list[tuple[Category, Category | None]] = []
+    for node in nodes:
+        if node.children is not None and walk_of(node.type_name, node.children) is not None:
+            return None  # something under it is decided
+        item_category = PER_SERVICE.get((type_name, node.name))
+        if node.boundary is None:
+            if item_category is not None:
+                return None
+            continue
+        found.append((node.boundary.category, item_category))
+    return found
 
 
 def walk_of(type_name: str, nodes: Sequence[Node]) -> Walk | None:

@@ -62,12 +62,15 @@ class Answer:
     ``sql(n)``: its expression over ``c`` and ``f``, its placeholders
     numbered after the statement's first ``n``; ``args``: their values.
     ``facts``: the bits of the facts code the caller's decisions can read
-    (`facts.facts_code_sql`); the statement computes only those.
+    (`facts.facts_code_sql`); the statement computes only those. ``text``:
+    each answer is kept as the JSON text PostgreSQL wrote (to go into the
+    response as it is), not decoded.
     """
 
     sql: Callable[[int], str]
     args: Sequence[object]
     facts: int = ALL_FACTS
+    text: bool = False
 
 
 class AnswerOutOfRange(Exception):
@@ -82,10 +85,10 @@ async def _answered(db: Database, sql: str, args: Sequence[Any]) -> Sequence[asy
 
 
 class AnsweredRow(NamedTuple):
-    """A customer found with its answer already built (decoded)."""
+    """A customer found with its answer already built: decoded, or its JSON text (`Answer.text`)."""
 
     id: int
-    answer: dict[str, Any]
+    answer: dict[str, Any] | str
 
 
 async def customers_answered(db: Database, ids: Sequence[int], answer: Answer) -> list[tuple[AnsweredRow, Facts] | None]:
@@ -96,7 +99,8 @@ async def customers_answered(db: Database, ids: Sequence[int], answer: Answer) -
         f" FROM customers c {facts_lateral_sql(answer.facts)} WHERE c.id = ANY($1::bigint[])",
         [list(ids), *answer.args],
     )
-    found = {r["id"]: (AnsweredRow(r["id"], orjson.loads(r["answer"])), decode(r["facts_code"])) for r in rows}
+    load: Callable[[str], Any] = str if answer.text else orjson.loads  # str(text) is text itself
+    found = {r["id"]: (AnsweredRow(r["id"], load(r["answer"])), decode(r["facts_code"])) for r in rows}
     return [found.get(i) for i in ids]
 
 
@@ -284,8 +288,10 @@ async def customer_page(db: Database, query: CustomerQuery) -> list[tuple[Custom
         f" ORDER BY c.id LIMIT {limit}"
     )
     if query.answer is not None:
-        # The page as one JSON text: one value to decode instead of a row per customer.
-        page = f"SELECT coalesce(json_agg(json_build_array(p.id, p.facts_code, p.answer)), '[]')::text FROM ({sql}) p"
+        # The page as one JSON text: one value to decode instead of a row per customer
+        # (each answer a JSON string when it is kept as text).
+        answer = "p.answer::text" if query.answer.text else "p.answer"
+        page = f"SELECT coalesce(json_agg(json_build_array(p.id, p.facts_code, {answer})), '[]')::text FROM ({sql}) p"
         (record,) = await _answered(db, page, args)
         return [(AnsweredRow(cid, answer), decode(code)) for cid, code, answer in orjson.loads(record[0])]
     rows = await db.fetch(sql, *args)
