@@ -97,7 +97,7 @@ class Program:
         self.completes = {id(node): complete_of(node, None, FETCHES) for node in roots if node.children is not None}
         self._children: dict[int, dict[str, tuple[int, Node]]] = {}
         self._root_index = {node.key: (index, node) for index, node in enumerate(roots)}
-        self._locations: dict[int, list[dict[str, int]]] = {}
+        self._denials: dict[int, tuple[dict[str, Any], str, str | None]] = {}
         # The Customer selection PostgreSQL can build, per root (gateway.plan.sql)
         self._answered = {id(node): customer for node in roots if (customer := _answered(node)) is not None}
         self._cursors = {id(node): _selects_cursors(node) for node in roots if node.name == "customers"}
@@ -155,12 +155,21 @@ class Program:
             index = found
         return tuple(position)
 
-    def locations(self, node: Node) -> list[dict[str, int]]:
-        found = self._locations.get(id(node))
+    def denial(self, node: Node) -> tuple[dict[str, Any], str, str | None]:
+        """The FORBIDDEN error of ``node`` but its path, with its code and category (`FieldError.at`)."""
+        found = self._denials.get(id(node))
         if found is None:
             located = location_of(node.field)
-            found = self._locations[id(node)] = (
-                [] if located is None else [{"line": located.line, "column": located.column}]
+            category = node.boundary.category.value if node.boundary else ""
+            found = self._denials[id(node)] = (
+                {
+                    "message": FORBIDDEN_MESSAGE,
+                    "locations": [] if located is None else [{"line": located.line, "column": located.column}],
+                    "path": None,  # keeps the members' order: message, locations, path, extensions
+                    "extensions": {"code": "FORBIDDEN", "category": category},
+                },
+                "FORBIDDEN",
+                category,
             )
         return found
 
@@ -338,19 +347,8 @@ class Execution:
     def _errors(self, in_order: bool) -> list[FieldError]:
         """One FORBIDDEN error per denial, in document order (sorted unless met in it)."""
         program = self.program
-        errors = []
-        for link, (node, key) in self.denials:
-            category = node.boundary.category.value if node.boundary else ""
-            errors.append(
-                FieldError(
-                    {
-                        "message": FORBIDDEN_MESSAGE,
-                        "locations": program.locations(node),
-                        "path": path_of((link, key)),
-                        "extensions": {"code": "FORBIDDEN", "category": category},
-                    }
-                )
-            )
+        at, denial = FieldError.at, program.denial
+        errors = [at(path_of((link, key)), denial(node)) for link, (node, key) in self.denials]
         if not in_order:
             errors.sort(key=lambda error: program.position(error.formatted["path"]))
         return errors
