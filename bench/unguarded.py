@@ -41,7 +41,7 @@ from gateway.app import Runtime, create_app
 from gateway.auth import Caller
 from gateway.authz.decide import Authorizer, Readable
 from gateway.authz.model import ApprovalStatus, Category, Decision, Facts, Purpose
-from gateway.campaigns import CampaignGate
+from gateway.campaigns import CampaignCheck, CampaignGate
 from gateway.config import Settings
 from gateway.schema.context import Campaign, Decisions
 
@@ -69,12 +69,19 @@ def record_nothing(
 
 
 async def any_campaign(
-    self: CampaignGate, campaign_id: str | None, caller: Caller, purpose: Purpose, *, mutation: bool = False
-) -> Campaign | None:
-    """Stands in for :meth:`CampaignGate.require`: the named campaign, every category, nothing read."""
+    self: CampaignGate,
+    campaign_id: str | None,
+    caller: Caller,
+    purpose: Purpose,
+    *,
+    mutation: bool = False,
+    known: bool = True,
+) -> CampaignCheck | None:
+    """Stands in for :meth:`CampaignGate.require`: the named campaign, every category, confirmed, nothing read."""
     if not Purpose(purpose).is_marketing or mutation:
         return None
-    return Campaign((campaign_id or "").strip(), frozenset(Category))
+    campaign = Campaign((campaign_id or "").strip(), frozenset(Category))
+    return CampaignCheck(campaign, caller.division.id, purpose, confirmed=True)
 
 
 def may_always(self: Authorizer, *args: Any, **kwargs: Any) -> bool:

@@ -30,7 +30,7 @@ from gateway.audit import AuditUnavailable, AuditWriter
 from gateway.audit.chain import EventContent
 from gateway.auth import AuthError, Caller, KeySourceUnavailable, TokenVerifier, choose_purpose
 from gateway.authz.decide import Authorizer
-from gateway.campaigns import CampaignGate
+from gateway.campaigns import CampaignCheck, CampaignGate, campaign_required
 from gateway.config import Settings
 from gateway.cursors import CursorCodec
 from gateway.documents import Documents
@@ -57,7 +57,7 @@ from gateway.responses import (
     new_request_id,
     strip_suggestions,
 )
-from gateway.schema.context import Campaign, Decisions, RequestContext
+from gateway.schema.context import Decisions, RequestContext
 from gateway.schema.errors import ServiceUnavailableError
 from gateway.schema.limits import CostCheck, coerce_variables
 from gateway.trusted.prepared import REFUSED, UNREGISTERED, NotRegistered, Resolved, TrustedDocuments
@@ -120,11 +120,12 @@ class GraphQLEndpoint:
         request_id: str,
         caller: Caller,
         purpose: Any,
-        campaign: Campaign | None,
+        check: CampaignCheck | None,
         resolved: Resolved,
         *,
         read_only: bool = False,
     ) -> RequestContext:
+        campaign = None if check is None else check.campaign
         db = Database(
             self.pool,
             acquire_timeout=self.settings.limits.pool_acquire_timeout_s,
@@ -140,6 +141,7 @@ class GraphQLEndpoint:
             loaders=loaders,
             decisions=Decisions(self.authorizer, caller.division, purpose, loaders, campaign),
             campaign=campaign,
+            campaign_check=check,
             idempotency_key=request.headers.get("idempotency-key"),
             cursors=self.cursors,
             max_page_size=self.settings.limits.max_page_size,
@@ -256,16 +258,21 @@ class GraphQLEndpoint:
         if isinstance(prepared, Invalid):
             observation.outcome = prepared.code
             return prepared.response
-        campaign = await self.campaigns.require(
-            request.headers.get("x-campaign-id"), caller, purpose, mutation=prepared.kind == OperationType.MUTATION
-        )
-        ctx = self._context(request, request_id, caller, purpose, campaign, prepared.resolved, read_only=prepared.read_only)
-        outcome = await self._planned(prepared, ctx)
-        if outcome is None:
-            # Nothing of the plan's run is kept.
-            ctx = self._context(request, request_id, caller, purpose, campaign, prepared.resolved, read_only=prepared.read_only)
-            outcome = await self._reference(prepared, ctx)
-        return await self._answer(request, observation, prepared, ctx, outcome)
+        header = request.headers.get("x-campaign-id")
+        mutation = prepared.kind == OperationType.MUTATION
+        for known in (True, False):
+            # A campaign this process knows runs first and is confirmed before anything is answered;
+            # if it no longer holds, the request runs again on the campaign read afresh.
+            check = await self.campaigns.require(header, caller, purpose, mutation=mutation, known=known)
+            ctx = self._context(request, request_id, caller, purpose, check, prepared.resolved, read_only=prepared.read_only)
+            outcome = await self._planned(prepared, ctx)
+            if outcome is None:
+                # Nothing of the plan's run is kept.
+                ctx = self._context(request, request_id, caller, purpose, check, prepared.resolved, read_only=prepared.read_only)
+                outcome = await self._reference(prepared, ctx)
+            if check is None or await self.campaigns.confirm(check):
+                return await self._answer(request, observation, prepared, ctx, outcome)
+        raise campaign_required()  # it changed while this request ran
 
     async def _answer(
         self, request: Request, observation: Observation, prepared: Prepared, ctx: RequestContext, outcome: Outcome

@@ -396,7 +396,10 @@ class Execution:
     def _answer(self, document: Document) -> Answer | None:
         """The document's column for this request; None to assemble in Python (an argument the reference refuses where reached)."""
         try:
-            return Answer(document.sql, document.values(self), document.facts, document.constant)
+            check = self.ctx.campaign_check
+            if check is not None and (check.confirmed or check.changed):
+                check = None  # one statement confirms it
+            return Answer(document.sql, document.values(self), document.facts, document.constant, check)
         except NotPlanned:
             return None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import asyncpg
 import orjson
@@ -55,6 +55,16 @@ async def customers_with_facts(
     return [found.get(i) for i in ids]
 
 
+class Check(Protocol):
+    """A condition a statement answers alongside its rows (`gateway.campaigns.CampaignCheck`)."""
+
+    args: Sequence[object]
+
+    def sql(self, after: int) -> str: ...
+
+    def seen(self, value: Any) -> None: ...
+
+
 @dataclass(frozen=True)
 class Answer:
     """A column that builds each customer's answer as JSON (the planner's, gateway.plan.sql).
@@ -64,13 +74,15 @@ class Answer:
     ``facts``: the bits of the facts code the caller's decisions can read
     (`facts.facts_code_sql`); the statement computes only those. ``text``:
     each answer is kept as the JSON text PostgreSQL wrote (to go into the
-    response as it is), not decoded.
+    response as it is), not decoded. ``check``: asked in the same statement
+    (the same snapshot as the answers) and told its value.
     """
 
     sql: Callable[[int], str]
     args: Sequence[object]
     facts: int = ALL_FACTS
     text: bool = False
+    check: Check | None = None
 
 
 class AnswerOutOfRange(Exception):
@@ -93,12 +105,20 @@ class AnsweredRow(NamedTuple):
 
 async def customers_answered(db: Database, ids: Sequence[int], answer: Answer) -> list[tuple[AnsweredRow, Facts] | None]:
     """Customers by id with their facts and their answers, in one statement."""
+    args = [list(ids), *answer.args]
+    check = answer.check
+    checked = ""
+    if check is not None:
+        checked = f", {check.sql(len(args))} AS checked"
+        args.extend(check.args)
     rows = await _answered(
         db,
-        f"SELECT c.id, f.facts_code, ({answer.sql(1)})::text AS answer"
+        f"SELECT c.id, f.facts_code, ({answer.sql(1)})::text AS answer{checked}"
         f" FROM customers c {facts_lateral_sql(answer.facts)} WHERE c.id = ANY($1::bigint[])",
-        [list(ids), *answer.args],
+        args,
     )
+    if check is not None and rows:
+        check.seen(rows[0]["checked"])
     load: Callable[[str], Any] = str if answer.text else orjson.loads  # str(text) is text itself
     found = {r["id"]: (AnsweredRow(r["id"], load(r["answer"])), decode(r["facts_code"])) for r in rows}
     return [found.get(i) for i in ids]
@@ -291,8 +311,18 @@ async def customer_page(db: Database, query: CustomerQuery) -> list[tuple[Custom
         # The page as one JSON text: one value to decode instead of a row per customer
         # (each answer a JSON string when it is kept as text).
         answer = "p.answer::text" if query.answer.text else "p.answer"
-        page = f"SELECT coalesce(json_agg(json_build_array(p.id, p.facts_code, {answer})), '[]')::text FROM ({sql}) p"
+        check = query.answer.check
+        checked = ""
+        if check is not None:
+            checked = f", {check.sql(len(args))}"
+            args.extend(check.args)
+        page = (
+            f"SELECT coalesce(json_agg(json_build_array(p.id, p.facts_code, {answer})), '[]')::text{checked}"
+            f" FROM ({sql}) p"
+        )
         (record,) = await _answered(db, page, args)
+        if check is not None:
+            check.seen(record[1])
         return [(AnsweredRow(cid, answer), decode(code)) for cid, code, answer in orjson.loads(record[0])]
     rows = await db.fetch(sql, *args)
     return [

@@ -19,6 +19,7 @@ from gateway.schema.errors import BadUserInputError, ServiceUnavailableError
 if TYPE_CHECKING:
     from gateway.audit.chain import EventContent
     from gateway.authz.decide import Authorizer
+    from gateway.campaigns import CampaignCheck
 
 
 # A service's category as its row gives it (text) -> the enum (a dict lookup, not an enum call).
@@ -150,6 +151,8 @@ class RequestContext:
     loaders: Loaders
     decisions: Decisions
     campaign: Campaign | None = None
+    # Whether the campaign still holds, until a statement or a read confirms it (gateway.campaigns).
+    campaign_check: CampaignCheck | None = None
     idempotency_key: str | None = None
     cursors: CursorCodec | None = None
     max_page_size: int = 100

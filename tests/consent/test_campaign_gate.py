@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
 import pytest
 
+from gateway.authz.model import Category, Purpose
 from gateway.authz.policy import load_policy
 from tests.consent.calls import USAGE, read, record_approval, refused
 from tests.e2e.conftest import Gateway
@@ -129,3 +131,73 @@ async def test_audit_events_carry_the_campaign(gateway: Gateway, pool: asyncpg.P
         customer_id,
     )
     assert [r["campaign_id"] for r in rows] == [campaign]
+
+
+# One request in each of the ways a request runs: planned with its customers'
+# statement, planned with none (a customer not found, `me`), on the reference path.
+SHAPES: dict[str, tuple[str, bool]] = {
+    "a customer by id": ("query($id: ID!) { customer(id: $id) { id services { category } } }", True),
+    "a page": ("{ customers(first: 5) { edges { node { id services { category } } } } }", False),
+    "nobody by id": ("query($id: ID!) { customer(id: $id) { id } }", True),
+    "me": ("{ me { division purpose } }", False),
+    "the reference path": ('query($id: ID!) { customer(id: $id) { id } __type(name: "Customer") { name } }', True),
+}
+
+
+async def _under_campaign(
+    gateway: Gateway, pool: asyncpg.Pool, shape: str
+) -> tuple[str, Callable[[], Awaitable[httpx.Response]]]:
+    customer_id = await _opted_in(gateway, pool)
+    campaign = await make_campaign(
+        pool, division="long_distance", purpose="marketing_cross_category", categories=["SERVICE"]
+    )
+    query, by_id = SHAPES[shape]
+    variables = {"id": str(-1 if shape == "nobody by id" else customer_id)} if by_id else None
+
+    async def send() -> httpx.Response:
+        return await gateway.query(
+            query, division="long_distance", purpose="marketing_cross_category",
+            headers={"X-Campaign-Id": campaign}, variables=variables,
+        )  # fmt: skip
+
+    return campaign, send
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+async def test_a_campaign_that_ends_refuses_the_very_next_request_however_it_runs(
+    gateway: Gateway, pool: asyncpg.Pool, shape: str
+) -> None:
+    campaign, send = await _under_campaign(gateway, pool, shape)
+    first = await send()
+    assert first.status_code == 200, first.text
+    assert (await send()).status_code == 200  # the gateway now knows the campaign
+    await pool.execute("UPDATE campaigns SET ends_at = now() WHERE id = $1", campaign)
+    after = await send()
+    refused(after, 403, "CAMPAIGN_REQUIRED")
+    # Nothing of the run under the ended campaign was disclosed, or recorded as if it had been.
+    assert await pool.fetchval("SELECT count(*) FROM audit_events WHERE request_id = $1", after.headers["X-Request-Id"]) == 0
+
+
+async def test_a_known_campaign_is_confirmed_by_the_statement_that_reads_the_customers(
+    gateway: Gateway, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert gateway.app is not None
+    gate = gateway.app.state.runtime.endpoint.campaigns
+    reads: list[str] = []
+    read_campaign = gate._read
+
+    async def recording(key: tuple[str, str, Purpose]) -> frozenset[Category] | None:
+        reads.append(key[0])
+        return await read_campaign(key)
+
+    monkeypatch.setattr(gate, "_read", recording)
+    campaign, by_id = await _under_campaign(gateway, pool, "a customer by id")
+    for _ in range(3):
+        assert (await by_id()).status_code == 200
+    assert reads == [campaign]  # read once; then confirmed with the customer, in the same statement
+    _, nobody = await _under_campaign(gateway, pool, "nobody by id")
+    reads.clear()
+    assert (await nobody()).status_code == 200
+    assert (await nobody()).status_code == 200
+    # Unknown to the gateway at first: read. Then known, but no statement found a customer to confirm it with: read.
+    assert len(reads) == 2
