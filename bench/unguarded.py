@@ -7,9 +7,11 @@ process and nowhere else:
   :meth:`gateway.schema.context.Decisions.check` (the reference path's,
   which would first load the customer's facts) and ``check_loaded`` (the
   planned path's, gateway/plan: every boundary and every per-service
-  check goes through it): no Cedar, no memo. The planned path still reads
-  the facts with the customers, in the same statement, because the
-  statement is the same;
+  check goes through it): no Cedar, no memo;
+* the authorizer allows everything and reads no fact (``decide``,
+  ``relevant_facts``, ``facts_read_in``), so the planner does what a
+  gateway without authorization would: no facts read, every answer
+  PostgreSQL's as written (`gateway.plan.sql.compile_constant`);
 * the campaign gate (:class:`gateway.campaigns.CampaignGate`) accepts the
   named campaign for every category without reading the campaign record
   (one round trip fewer for Q3), so cursors stay bound to it;
@@ -84,6 +86,16 @@ async def any_campaign(
     return CampaignCheck(campaign, caller.division.id, purpose, confirmed=True)
 
 
+def allow_deciding(self: Authorizer, *args: Any, **kwargs: Any) -> Decision:
+    """Stands in for :meth:`Authorizer.decide`."""
+    return ALLOW
+
+
+def no_facts(self: Authorizer, *args: Any, **kwargs: Any) -> frozenset[str]:
+    """Stands in for :meth:`Authorizer.relevant_facts` and ``facts_read_in``: no decision reads a fact."""
+    return frozenset()
+
+
 def may_always(self: Authorizer, *args: Any, **kwargs: Any) -> bool:
     """Stands in for :meth:`Authorizer.may_ever`."""
     return True
@@ -125,6 +137,9 @@ PASS_THROUGHS: tuple[tuple[type, str, Any], ...] = (
     (Decisions, "check_loaded", allow_loaded),
     (Decisions, "record", record_nothing),
     (CampaignGate, "require", any_campaign),
+    (Authorizer, "decide", allow_deciding),
+    (Authorizer, "relevant_facts", no_facts),
+    (Authorizer, "facts_read_in", no_facts),
     (Authorizer, "may_ever", may_always),
     (Authorizer, "readable_facts", everyone_readable),
 )
