@@ -101,7 +101,7 @@ class Program:
         # The Customer selection PostgreSQL can build, per root (gateway.plan.sql)
         self._answered = {id(node): customer for node in roots if (customer := _answered(node)) is not None}
         self._cursors = {id(node): _selects_cursors(node) for node in roots if node.name == "customers"}
-        self._documents: dict[Hashable, tuple[Document, Walk | None] | None] = {}
+        self._documents: dict[Hashable, Answering | None] = {}
         self._constant: dict[int, dict[str, Any] | None] = {}
 
     def document(self, root: Node, ctx: RequestContext) -> Answering | None:

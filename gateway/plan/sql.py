@@ -18,7 +18,9 @@ What PostgreSQL leaves for Python (:mod:`gateway.plan.walk`):
 
 Python then makes the same decisions with the authorizer (they are what
 the audit records), checks that PostgreSQL agreed, and turns each denial
-into its FORBIDDEN error. A selection this module does not know raises
+into its FORBIDDEN error. A caller allowed the whole selection whatever
+the facts and service (:func:`compile_constant`) gets neither denials nor
+marks: that answer is final as PostgreSQL writes it. A selection this module does not know raises
 :class:`NotCompiled`, and the plan assembles the answer in Python instead.
 """
 
