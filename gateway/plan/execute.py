@@ -232,10 +232,13 @@ def _constant_decisions(nodes: tuple[Node, ...], ctx: RequestContext) -> tuple[t
         decision = authorizer.decide(division, purpose, category, anyone, campaign_categories=campaign)
         if not decision.allowed:
             return None
-        if items is not None and any(
-            authorizer.decide(division, purpose, items, anyone, service_category=service, campaign_categories=campaign)
-            != decision
-            for service in ServiceCategory
+        if items is not None and (
+            items is not category  # its items would be recorded under another category
+            or any(
+                authorizer.decide(division, purpose, items, anyone, service_category=service, campaign_categories=campaign)
+                != decision
+                for service in ServiceCategory
+            )
         ):
             return None
         found[(category, decision)] = None
