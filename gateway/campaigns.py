@@ -20,6 +20,8 @@ is sent.
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 
 from gateway.auth import AuthError, Caller
@@ -66,8 +68,9 @@ class CampaignCheck:
             f" AND purpose = ${after + 3} AND status = 'APPROVED' AND starts_at <= now() AND now() < ends_at)"
         )
 
-    def seen(self, categories: list[str] | None) -> None:
-        if categories is not None and known_categories(categories) == self.campaign.categories:
+    def seen(self, categories: Any) -> None:
+        """``categories``: the campaign's, as the statement found it usable (a list of names), or None."""
+        if isinstance(categories, list) and known_categories(categories) == self.campaign.categories:
             self.confirmed = True
         else:
             self.changed = True

@@ -58,6 +58,8 @@ Names = tuple[str, ...]
 Connection: TypeAlias = "asyncpg.Connection | PoolConnectionProxy[Any]"
 
 PARTITION_LOCK_TIMEOUT_MS = 200
+# What an append inside a write's transaction may fail with: the audit store is unavailable.
+APPEND_FAILURES: tuple[type[Exception], ...] = (*DATABASE_ERRORS, CommitFailed)
 
 
 class AuditUnavailable(Exception):
@@ -288,7 +290,7 @@ class AuditWriter:
             # rest of this transaction (nothing but the commit follows).
             await conn.execute(f"SET LOCAL ROLE {AUDIT_ROLE}")
             written = await append_on(conn, events)
-        except (*DATABASE_ERRORS, CommitFailed) as exc:
+        except APPEND_FAILURES as exc:
             log.warning("request %s: audit write failed (%s)", ctx.request_id, type(exc).__name__)
             raise AuditUnavailable() from None
         except (ValueError, TypeError) as exc:

@@ -152,4 +152,4 @@ def every_facts(fields: frozenset[str]) -> Iterator[Facts]:
     names = list(CEDAR_ATTRIBUTE)
     axes = [domains[name] if name in fields else [getattr(NEUTRAL, name)] for name in names]
     for combo in itertools.product(*axes):
-        yield Facts(**dict(zip(names, combo, strict=True)))  # type: ignore[arg-type]
+        yield Facts(**dict(zip(names, combo, strict=True)))

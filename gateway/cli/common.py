@@ -8,6 +8,7 @@ from typing import TypeVar
 
 import asyncpg
 import click
+from click.decorators import FC
 
 from gateway.config import ConfigError, Settings, load_settings
 from gateway.db import DatabaseError, create_pool, resolve_database_url
@@ -26,9 +27,9 @@ data_dir_option = click.option(
 POLICY_DIR = click.Path(exists=True, file_okay=False, path_type=__import__("pathlib").Path)
 
 
-def policy_dir_option(help: str) -> Callable[[T], T]:
+def policy_dir_option(help: str) -> Callable[[FC], FC]:
     """``--dir``: the policy directory a command reads (default: CPNI_GATEWAY_POLICY_DIR, else policies/)."""
-    return click.option(  # type: ignore[no-any-return]
+    return click.option(
         "--dir", "directory", type=POLICY_DIR, default=None, envvar="CPNI_GATEWAY_POLICY_DIR", help=help
     )
 

@@ -25,7 +25,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from graphql import DocumentNode, GraphQLSchema, OperationDefinitionNode
+from graphql import DocumentNode, GraphQLSchema, OperationDefinitionNode, Token
 from graphql.execution.values import VariableValues, get_variable_values
 
 from gateway.plan.compile import Compiler, Node, NotPlanned, directive_variables
@@ -152,7 +152,7 @@ def _weight(text: str, document: DocumentNode) -> int:
     loc = document.loc
     tokens = 0
     if loc is not None:
-        token = loc.start_token
+        token: Token | None = loc.start_token
         while token is not None and tokens < 1_000_000:
             tokens += 1
             token = token.next

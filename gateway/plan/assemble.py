@@ -227,7 +227,7 @@ def _step(type_name: str, node: Node, fetches: dict[tuple[str, str], FetchStep])
             out[key] = type_name
 
         return typename
-    leaf = serializer(node.named) if node.children is None else None
+    leaf = serializer(node.named) if node.children is None and node.named is not None else None
     complete = complete_of(node, leaf, fetches)
     if node.fetch is not None:
         step = fetches[node.fetch](node, complete)

@@ -114,9 +114,10 @@ def _included(selection: Any, variables: Mapping[str, Any]) -> bool:
         if isinstance(value, BooleanValueNode):
             condition = value.value
         elif isinstance(value, VariableNode):
-            condition = variables.get(value.name.value)
-            if not isinstance(condition, bool):
+            given = variables.get(value.name.value)
+            if not isinstance(given, bool):
                 raise NotPlanned()
+            condition = given
         else:
             raise NotPlanned()
         if (name == "include") != condition:

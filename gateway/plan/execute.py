@@ -60,7 +60,7 @@ BATCHES: dict[str, tuple[ModuleType, str]] = {
 
 
 class Edge(NamedTuple):
-    cursor: str
+    cursor: str | None  # None when no edge's cursor is selected
     node: Any
 
 
@@ -144,7 +144,7 @@ class Program:
         index = self._root_index
         position: list[int] = []
         for segment in path:
-            if type(segment) is int:
+            if isinstance(segment, int):
                 position.append(segment)
                 continue
             place, node = index[segment]
@@ -449,7 +449,7 @@ class Execution:
                 )  # fmt: skip
                 self.facts.update(page.facts)
                 if answering is None or answer is None:
-                    edges = [Edge(cursor, row) for cursor, row in page.edges]  # type: ignore[arg-type]
+                    edges = [Edge(cursor, row) for cursor, row in page.edges]
                 else:
                     built = answering.customer
                     edges = [Edge(cursor, built(row.id, row.answer)) for cursor, row in page.edges]  # type: ignore[union-attr]
@@ -562,7 +562,8 @@ def _usage_summary_key(run: Execution, node: Node, source: Any) -> Hashable:
 
 
 def _id(run: Execution, node: Node, source: Any) -> Hashable:
-    return source.id
+    key: Hashable = source.id
+    return key
 
 
 FETCHES: dict[tuple[str, str], FetchStep] = {

@@ -10,10 +10,10 @@ statement (:func:`combined`), each batch's rows coming back as a JSON array.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
 
@@ -21,7 +21,15 @@ from gateway.resolvers.database import Database
 
 K = TypeVar("K")
 V = TypeVar("V")
-Rows = Sequence[Mapping[str, Any]]
+class Row(Protocol):
+    """A row by column name: an asyncpg ``Record``, or a decoded JSON object of a combined statement."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+    def keys(self) -> Iterator[str]: ...
+
+
+Rows = Sequence[Row]
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
 
@@ -44,7 +52,7 @@ class Batch(Generic[K, V]):
 
 async def run(db: Database, batch: Batch[K, V], keys: Sequence[K]) -> list[V]:
     """The values for ``keys``: the batch's statements, one round trip each."""
-    results = [await db.fetch(s.sql, *s.args) for s in batch.statements(keys)]
+    results: list[Rows] = [await db.fetch(s.sql, *s.args) for s in batch.statements(keys)]
     return batch.assemble(keys, results)
 
 
@@ -56,7 +64,7 @@ class Combined:
     args: tuple[Any, ...]
     statements: tuple[Statement, ...]
 
-    def rows(self, record: Mapping[str, Any]) -> list[list[dict[str, Any]]]:
+    def rows(self, record: Row) -> list[list[dict[str, Any]]]:
         """Each statement's rows, decoded (timestamps back to datetimes, as the driver gives them)."""
         out = []
         for index, statement in enumerate(self.statements):

@@ -58,7 +58,8 @@ async def customers_with_facts(
 class Check(Protocol):
     """A condition a statement answers alongside its rows (`gateway.campaigns.CampaignCheck`)."""
 
-    args: Sequence[object]
+    @property
+    def args(self) -> Sequence[object]: ...
 
     def sql(self, after: int) -> str: ...
 

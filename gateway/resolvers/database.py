@@ -179,7 +179,7 @@ class Database:
             return await self._pinned.fetch(sql, *args)  # type: ignore[no-any-return]
         source = await self.source()
         async with source.acquire(timeout=self.acquire_timeout) as conn:
-            return await conn.fetch(sql, *args)  # type: ignore[no-any-return]
+            return await conn.fetch(sql, *args)
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
         self.round_trips += 1

@@ -26,7 +26,10 @@ class CustomerRow(NamedTuple):
     def customer_id(self) -> int:
         return self.id
 
-    service_category = None
+    @property
+    def service_category(self) -> None:
+        """A customer is in no service's scope (the planner's boundaries ask every source for one)."""
+        return None
 
 
 class ContactRow(NamedTuple):

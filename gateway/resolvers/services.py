@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from gateway.resolvers.batch import Batch, Rows, Statement, run
+from gateway.resolvers.batch import Batch, Row, Rows, Statement, run
 from gateway.resolvers.database import Database
 from gateway.resolvers.rows import ConfigurationRow, DeviceLocationRow, ServiceRow, UsageRow, UsageSummaryRow
 
 T = TypeVar("T")
 
 
-def _grouped(keys: Sequence[int], rows: Rows, make: Callable[[Mapping[str, Any]], T], by: str = "customer_id") -> list[list[T]]:
+def _grouped(keys: Sequence[int], rows: Rows, make: Callable[[Row], T], by: str = "customer_id") -> list[list[T]]:
     grouped: dict[int, list[T]] = defaultdict(list)
     for r in rows:
         grouped[r[by]].append(make(r))
@@ -46,7 +46,7 @@ CONFIGURATIONS = Batch[int, "ConfigurationRow | None"](
 )
 
 
-def _by_key(keys: Sequence[Any], rows: Rows, key: Callable[[Mapping[str, Any]], Any], make: Callable[..., T]) -> list[T | None]:
+def _by_key(keys: Sequence[Any], rows: Rows, key: Callable[[Row], Any], make: Callable[..., T]) -> list[T | None]:
     found = {key(r): make(**dict(r)) for r in rows}
     return [found.get(k) for k in keys]
 

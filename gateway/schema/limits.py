@@ -269,7 +269,7 @@ class CostCheck:
         verdict = self._verdicts.get(key)
         if verdict is None:
             try:
-                check_cost(self.schema, document, operation, variables, **self.limits)  # type: ignore[arg-type]
+                check_cost(self.schema, document, operation, variables, **self.limits)
                 verdict = (None,)
             except GraphQLError as exc:
                 verdict = (type(exc).__name__, exc.message, dict(exc.extensions or {}))

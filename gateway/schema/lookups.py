@@ -37,11 +37,16 @@ class Enumerated(Protocol):
 class Filter(Protocol):
     """`CustomerFilter` as the lookups read it."""
 
-    segment: Enumerated | None
-    status: Enumerated | None
-    state: str | None
-    name_prefix: str | None
-    service_category: Enumerated | None
+    @property
+    def segment(self) -> Enumerated | None: ...
+    @property
+    def status(self) -> Enumerated | None: ...
+    @property
+    def state(self) -> str | None: ...
+    @property
+    def name_prefix(self) -> str | None: ...
+    @property
+    def service_category(self) -> Enumerated | None: ...
 
 
 def page_size(value: int, limit: int, name: str) -> int:
