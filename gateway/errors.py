@@ -47,7 +47,9 @@ class FieldError:
     def at(cls, path: list[str | int], shared: tuple[dict[str, Any], str, str | None]) -> FieldError:
         """The error of ``shared`` (its form without a path, its code and category, made once per field) at ``path``.
 
-        The planner makes hundreds of denials of one field per answer.
+        The planner makes hundreds of denials of one field per answer. The
+        template's values (locations, extensions) are shared by every error
+        made from it, across requests: a formatted error is never changed.
         """
         error = cls.__new__(cls)
         template, error.code, error.category = shared
