@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from gateway.authz.policy import load_policy
 from gateway.plan import Planner
 from gateway.plan.assemble import path_of
 from gateway.plan.compile import Node, NotPlanned
-from gateway.plan.sql import compile_document, iso
+from gateway.plan.sql import MARK, NotCompiled, compile_constant, compile_document, iso
 from gateway.plan.walk import Built, walk_of
 from gateway.resolvers.customers import FactsCondition
 from gateway.resolvers.facts import code_condition
@@ -37,7 +38,7 @@ def customer_nodes(query: str) -> tuple[Node, ...]:
     return root.children
 
 
-def statement_for(division: str, purpose: str, query: str) -> str:
+def condition_for(division: str, purpose: str) -> Callable[[Category, str | None], FactsCondition]:
     found = AUTHORIZER.divisions[division]
 
     def condition(category: Category, scope: str | None) -> FactsCondition:
@@ -47,7 +48,27 @@ def statement_for(division: str, purpose: str, query: str) -> str:
         mask, codes = code_condition(cell.fields, cell.allowed)
         return FactsCondition(mask, tuple(codes))
 
-    return compile_document(customer_nodes(query), condition).sql(0)
+    return condition
+
+
+def statement_for(division: str, purpose: str, query: str) -> str:
+    return compile_document(customer_nodes(query), condition_for(division, purpose)).sql(0)
+
+
+PAGE_NODE = "query($id: ID!) { customer(id: $id) { id name services { id category plan } invoices(last: 1) { id } } }"
+
+
+def test_a_selection_its_caller_reads_whole_is_built_with_no_guard_and_no_mark() -> None:
+    constant = compile_constant(customer_nodes(PAGE_NODE), condition_for("billing_collections", "billing_collection"))
+    assert constant.constant
+    sql = constant.sql(0)
+    assert "f.facts_code" not in sql and f"'{MARK}'" not in sql and "CASE WHEN" not in sql
+    # The same selection for a caller whose decisions depend on the facts is guarded: not constant.
+    marketing = condition_for("marketing", "marketing_cross_category")
+    with pytest.raises(NotCompiled):
+        compile_constant(customer_nodes(PAGE_NODE), marketing)
+    guarded = compile_document(customer_nodes(PAGE_NODE), marketing).sql(0)
+    assert "f.facts_code" in guarded and f"'{MARK}'" in guarded
 
 
 def test_a_part_the_caller_may_never_read_is_not_in_the_statement() -> None:
