@@ -58,9 +58,12 @@ class CampaignCheck:
         self.campaign = campaign
         self.division = division
         self.purpose = Purpose(purpose)
-        self.args: tuple[object, ...] = (campaign.id, division, self.purpose.value)
         self.confirmed = confirmed
         self.changed = False
+
+    @property
+    def args(self) -> tuple[object, ...]:
+        return (self.campaign.id, self.division, self.purpose.value)
 
     def sql(self, after: int) -> str:
         return (

@@ -86,6 +86,15 @@ class Answer:
     check: Check | None = None
 
 
+def _check_column(check: Check | None, args: list[object]) -> str:
+    """``, <check> AS checked`` for a statement's column list (its values appended to ``args``), or nothing."""
+    if check is None:
+        return ""
+    column = f", {check.sql(len(args))} AS checked"
+    args.extend(check.args)
+    return column
+
+
 class AnswerOutOfRange(Exception):
     """A value of an answer does not fit its GraphQL type (an Int beyond 32 bits, cast in SQL)."""
 
@@ -108,10 +117,7 @@ async def customers_answered(db: Database, ids: Sequence[int], answer: Answer) -
     """Customers by id with their facts and their answers, in one statement."""
     args = [list(ids), *answer.args]
     check = answer.check
-    checked = ""
-    if check is not None:
-        checked = f", {check.sql(len(args))} AS checked"
-        args.extend(check.args)
+    checked = _check_column(check, args)
     rows = await _answered(
         db,
         f"SELECT c.id, f.facts_code, ({answer.sql(1)})::text AS answer{checked}"
@@ -313,10 +319,7 @@ async def customer_page(db: Database, query: CustomerQuery) -> list[tuple[Custom
         # (each answer a JSON string when it is kept as text).
         answer = "p.answer::text" if query.answer.text else "p.answer"
         check = query.answer.check
-        checked = ""
-        if check is not None:
-            checked = f", {check.sql(len(args))}"
-            args.extend(check.args)
+        checked = _check_column(check, args)
         page = (
             f"SELECT coalesce(json_agg(json_build_array(p.id, p.facts_code, {answer})), '[]')::text{checked}"
             f" FROM ({sql}) p"
