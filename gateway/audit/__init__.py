@@ -8,6 +8,14 @@ denial tied to no customer (a filter on a category never readable) gets an
 event without a customer. ``explainAccess`` is recorded too: it shows a
 customer's subscriptions and consent.
 
+How it is stored: the customers a request treated alike (the same
+categories disclosed and denied, the same policies) share one row, a
+*record* listing them in ``customer_ids`` (migration 0010); a customer
+treated unlike the others has a row of its own, as before. A page of 50
+customers is a row or a few instead of 50. Readers (``auditEvents``, the
+campaign record) expand a record to one event per customer; ``audit
+export`` writes rows, as the chain links them.
+
 How (modules):
 
 - ``writer``: the events of a request go to one ``audit_append()`` call, on

@@ -30,11 +30,13 @@ WITH used AS (
     SELECT e.campaign_id,
            min(e.at) AS first_use,
            max(e.at) AS last_use,
-           count(DISTINCT e.customer_id) FILTER (WHERE e.disclosed <> '{}' AND e.disclosed <> '{PUBLIC}') AS reached,
+           count(DISTINCT coalesce(r.customer_id, e.customer_id))
+               FILTER (WHERE e.disclosed <> '{}' AND e.disclosed <> '{PUBLIC}') AS reached,
            array_agg(DISTINCT e.division) AS divisions,
            array(SELECT DISTINCT d FROM audit_events x, unnest(x.disclosed) d
                   WHERE x.campaign_id = e.campaign_id AND x.at >= $1 AND x.at < $2) AS disclosed
     FROM audit_events e
+    LEFT JOIN LATERAL unnest(e.customer_ids) AS r(customer_id) ON true  -- a record's customers
     WHERE e.campaign_id IS NOT NULL AND e.at >= $1 AND e.at < $2
     GROUP BY e.campaign_id
 )

@@ -9,6 +9,11 @@ UTF-8, so the same values always give the same bytes). The database links it
                   || at as microseconds since the epoch (int64 BE)
                   || id (int64 BE) || digest)
 
+A row may be a *record* of several events (migration 0010): the customers
+a request treated alike, their ids in one list, everything else shared. Its
+digest covers the whole list (canonical version 3) and it takes one link;
+removing, adding or reordering a customer breaks it.
+
 Events written before 0004 carry link version 1, the same without the id.
 A changed id breaks a version-2 link; lowering the version breaks it too
 (the stored hash was computed with the id).
@@ -34,6 +39,9 @@ CANONICAL_VERSION = 1
 # two fields and says so with this version; content without them keeps
 # version 1, so every event written before still verifies.
 CANONICAL_VERSION_DOCUMENTS = 2
+# A record of several customers treated alike (migration 0010): their ids as
+# one list where one event has its customer id, the document fields always.
+CANONICAL_VERSION_RECORDS = 3
 GENESIS = bytes(32)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _LINK_V1 = struct.Struct(">iqq")
@@ -47,6 +55,10 @@ class Row(Protocol):
 
 class EventContent(NamedTuple):
     """What one audit event says: everything but its place in a chain.
+
+    Or what one *record* says (``customer_ids`` set, ``customer_id`` None):
+    one event per customer of ``customer_ids``, alike in every other field
+    (:func:`gateway.audit.group.records`).
 
     A named tuple: a page makes one per customer, and a tuple is made
     several times faster than a frozen dataclass.
@@ -67,8 +79,23 @@ class EventContent(NamedTuple):
     # REGISTERED, UNREGISTERED (run under `log`) or REFUSED; None when off.
     document_id: str | None = None
     document_trust: str | None = None
+    # A record's customers, in the request's order (two or more); None for one event.
+    customer_ids: tuple[int, ...] | None = None
 
     def canonical(self) -> bytes:
+        if self.customer_ids is not None:
+            return orjson.dumps(
+                [
+                    CANONICAL_VERSION_RECORDS,
+                    *self[:7],  # request_id .. operation_name
+                    self.customer_ids,
+                    self.disclosed,
+                    self.denied,
+                    self.policy_ids,
+                    self.document_id,
+                    self.document_trust,
+                ]
+            )
         documents = self.document_id is not None or self.document_trust is not None
         return orjson.dumps(
             [
@@ -155,6 +182,7 @@ class StoredEvent:
                 policy_ids=tuple(get("policy_ids")),
                 document_id=_optional(row, "document_id"),
                 document_trust=_optional(row, "document_trust"),
+                customer_ids=_optional_tuple(row, "customer_ids"),
             ),
             prev_hash=bytes(get("prev_hash")),
             hash=bytes(get("hash")),
@@ -168,6 +196,11 @@ def _optional(row: Row, key: str) -> Any:
         return row[key]
     except KeyError:
         return None
+
+
+def _optional_tuple(row: Row, key: str) -> tuple[Any, ...] | None:
+    value = _optional(row, key)
+    return None if value is None else tuple(value)
 
 
 @dataclass(frozen=True)
@@ -224,7 +257,8 @@ class ChainWalker:
             self._fail(event, "hash differs from the one recorded at a checkpoint (the chain was rewritten)")
             return
         self.seq, self.hash, self.last_at = event.seq, event.hash, event.at
-        self.count += 1
+        members = event.content.customer_ids
+        self.count += 1 if members is None else len(members)  # events, a record's one per customer
 
     def finish(self, head_seq: int, head_hash: bytes) -> Break | None:
         """After the last event: the walk must end at the chain head."""

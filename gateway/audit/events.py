@@ -1,7 +1,10 @@
 """Reading the audit trail: the filter shared by ``auditEvents`` and the export, and pages.
 
-Pages are newest first and keyed on ``(at, id)``: new events never shift a
-page already read.
+A row of ``audit_events`` is one event, or a *record* of one event per
+customer in its ``customer_ids`` (migration 0010); :data:`EVENTS` expands
+records, ``member`` numbering each customer's event in its record from 1
+(0 for a row of one event). Pages are newest first and keyed on
+``(at, id, member)``: new events never shift a page already read.
 """
 
 from __future__ import annotations
@@ -15,6 +18,21 @@ from typing import Any, Protocol
 import asyncpg
 
 from gateway.audit.verify import EVENT_COLUMNS
+
+# One row per event, the row's columns as e.*, its customer as m.customer_id.
+EVENTS = (
+    "audit_events e CROSS JOIN LATERAL ("
+    "SELECT e.customer_id, 0 WHERE e.customer_ids IS NULL"
+    " UNION ALL SELECT c.customer_id, c.member::integer"
+    " FROM unnest(e.customer_ids) WITH ORDINALITY AS c(customer_id, member)"
+    ") AS m(customer_id, member)"
+)
+# What an event is read as: a row's columns, the record's list left out.
+_EVENT_COLUMNS = ", ".join(
+    "m.customer_id" if c == "customer_id" else f"e.{c}"
+    for c in (c.strip() for c in EVENT_COLUMNS.split(","))
+    if c != "customer_ids"
+) + ", m.member"
 
 
 class Fetcher(Protocol):
@@ -42,8 +60,9 @@ class AuditQuery:
     until: datetime | None = None  # exclusive
     outcome: Outcome | None = None
 
-    def where(self, args: list[Any]) -> str:
-        """The SQL condition, appending its parameters to ``args``."""
+    def where(self, args: list[Any], *, events: bool = True) -> str:
+        """The SQL condition on ``audit_events e`` (and with ``events``, on :data:`EVENTS`' ``m``),
+        appending its parameters to ``args``. Without ``events`` a record matches a customer it holds."""
         conditions = ["TRUE"]
 
         def add(sql: str, value: Any) -> None:
@@ -51,36 +70,40 @@ class AuditQuery:
             conditions.append(sql.format(f"${len(args)}"))
 
         if self.division is not None:
-            add("division = {}", self.division)
+            add("e.division = {}", self.division)
         if self.customer_id is not None:
-            add("customer_id = {}", self.customer_id)
+            # Each side of the OR has its index (audit_events_customer, audit_events_customers).
+            add("(e.customer_id = {0} OR e.customer_ids @> ARRAY[{0}]::bigint[])", self.customer_id)
+            if events:
+                conditions.append(f"m.customer_id = ${len(args)}")
         if self.purpose is not None:
-            add("purpose = {}", self.purpose)
+            add("e.purpose = {}", self.purpose)
         if self.campaign_id is not None:
-            add("campaign_id = {}", self.campaign_id)
+            add("e.campaign_id = {}", self.campaign_id)
         if self.since is not None:
-            add("at >= {}", self.since)
+            add("e.at >= {}", self.since)
         if self.until is not None:
-            add("at < {}", self.until)
+            add("e.at < {}", self.until)
         if self.outcome is Outcome.DISCLOSED:
-            conditions.append("cardinality(disclosed) > 0")
+            conditions.append("cardinality(e.disclosed) > 0")
         elif self.outcome is Outcome.DENIED:
-            conditions.append("cardinality(denied) > 0")
+            conditions.append("cardinality(e.denied) > 0")
         return " AND ".join(conditions)
 
 
 async def page(
-    db: Fetcher, query: AuditQuery, *, first: int, after: tuple[datetime, int] | None
+    db: Fetcher, query: AuditQuery, *, first: int, after: tuple[datetime, int, int] | None
 ) -> tuple[list[asyncpg.Record], bool]:
     """Up to ``first`` events older than ``after`` (newest first), and whether more follow."""
     args: list[Any] = []
     where = query.where(args)
     if after is not None:
         args.extend(after)
-        where += f" AND (at, id) < (${len(args) - 1}, ${len(args)})"
+        where += f" AND (e.at, e.id, m.member) < (${len(args) - 2}, ${len(args) - 1}, ${len(args)})"
     args.append(first + 1)
     rows = await db.fetch(
-        f"SELECT {EVENT_COLUMNS} FROM audit_events WHERE {where} ORDER BY at DESC, id DESC LIMIT ${len(args)}",
+        f"SELECT {_EVENT_COLUMNS} FROM {EVENTS} WHERE {where}"
+        f" ORDER BY e.at DESC, e.id DESC, m.member DESC LIMIT ${len(args)}",
         *args,
     )
     return list(rows[:first]), len(rows) > first

@@ -8,6 +8,8 @@ and checked on the request's own task, so one unencodable value fails only
 its own request), queue, and a flusher task of the writer writes what is
 queued as one group:
 
+- a request's events are packed into rows first (:func:`records`: the
+  customers treated alike share one);
 - one statement, :data:`APPEND_SQL`, calls ``audit_append`` once for the
   whole group (the requests' fields and their events as parallel arrays,
   migration 0008) in one implicit transaction: one round trip, one commit,
@@ -58,22 +60,24 @@ CLOSE_TIMEOUT_S = 1.0
 DOCUMENT_TRUST = frozenset({"REGISTERED", "UNREGISTERED", "REFUSED"})
 INT8 = range(-(2**63), 2**63)
 
-# Since migration 0008 one call appends a whole group (0007 added the trusted-document check).
+# Since migration 0008 one call appends a whole group (0007 added the trusted-document
+# check, 0010 the records of several customers).
 APPEND_SIGNATURE = (
     "audit_append(integer, text[], text[], text[], text[], text[], text[], text[], text[], text[],"
-    " text[], integer[], bigint[], integer[], integer[], integer[], bytea)"
+    " text[], integer[], bigint[], integer[], integer[], integer[], bytea, text[])"
 )
 # The requests' fields as parallel arrays and the distinct lists of names
 # (text[] literals, see names_literal); then, per event, its request, its
 # customer and its lists (indexes into the names), passed as comma-separated
 # text: asyncpg encodes arrays element by element (about a microsecond each,
 # a page of 50 customers has hundreds), PostgreSQL splits one text at once.
-# Then the digests, 32 bytes each, as one value.
+# Then the digests, 32 bytes each, as one value, and per row the customers
+# of a record (a bigint[] literal) or NULL.
 APPEND_SQL = (
     "SELECT audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
     " string_to_array($12, ',')::integer[], string_to_array($13, ',', 'n')::bigint[],"
     " string_to_array($14, ',')::integer[], string_to_array($15, ',')::integer[],"
-    " string_to_array($16, ',')::integer[], $17)"
+    " string_to_array($16, ',')::integer[], $17, $18)"
 )
 
 OnConnection = Callable[[Any], Awaitable[None]]
@@ -102,14 +106,44 @@ def request_fields(event: EventContent) -> tuple[str | None, ...]:
 _NULLABLE = (False, False, False, False, False, True, True, True, True)
 
 
+def records(events: Sequence[EventContent]) -> list[EventContent]:
+    """One request's events as the rows that store them: one record per group of customers treated alike.
+
+    Events of a customer that disclose, deny and cite the same become one
+    record (``customer_ids``, in the events' order) when there are two or
+    more of them; the others, and an event tied to no customer, stay one
+    row each. Rows come in the order of each group's first event.
+    """
+    groups: dict[tuple[tuple[str, ...], ...], list[EventContent]] = {}
+    rows: list[list[EventContent]] = []
+    for event in events:
+        if event.customer_id is None:
+            rows.append([event])
+            continue
+        key = (event.disclosed, event.denied, event.policy_ids)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = []
+            rows.append(group)
+        group.append(event)
+    return [
+        group[0]
+        if len(group) == 1
+        else group[0]._replace(customer_id=None, customer_ids=tuple(e.customer_id for e in group))  # type: ignore[misc]
+        for group in rows
+    ]
+
+
 @dataclass(frozen=True)
 class Append:
-    """One request's events as one ``audit_append`` call takes them: encoded and checked."""
+    """One request's events as one ``audit_append`` call takes them: packed (:func:`records`), encoded and checked."""
 
     hint: int
     fields: tuple[str | None, ...]
-    # per event: customer id, disclosed, denied, policy ids (text[] literals), digest
-    rows: tuple[tuple[int | None, str, str, str, bytes], ...]
+    # per row: customer id, the record's customers (a bigint[] literal), disclosed, denied,
+    # policy ids (text[] literals), digest
+    rows: tuple[tuple[int | None, str | None, str, str, str, bytes], ...]
+    events: int  # what the rows stand for: one per customer of a record
 
     @classmethod
     def of(cls, events: Sequence[EventContent]) -> Append:
@@ -126,15 +160,19 @@ class Append:
             _check_text(value)
         if fields[-1] is not None and fields[-1] not in DOCUMENT_TRUST:
             raise ValueError("unknown document trust")
-        rows = []
         for e in events:
+            if e.customer_ids is not None:
+                raise ValueError("an append takes events, not records")
             if e.customer_id is not None and (type(e.customer_id) is not int or e.customer_id not in INT8):
                 raise TypeError("a customer id is a 64-bit integer")
-            rows.append((e.customer_id, names_literal(e.disclosed), names_literal(e.denied),
-                         names_literal(e.policy_ids), e.digest()))
+        rows = []
+        for r in records(events):
+            members = None if r.customer_ids is None else "{" + ",".join(map(str, r.customer_ids)) + "}"
+            rows.append((r.customer_id, members, names_literal(r.disclosed), names_literal(r.denied),
+                         names_literal(r.policy_ids), r.digest()))
         # Spreads requests over the chains; any free chain is taken anyway.
         hint = zlib.crc32(events[0].request_id.encode()) & 0x7FFFFFFF
-        return cls(hint, fields, tuple(rows))
+        return cls(hint, fields, tuple(rows), len(events))
 
 
 # Literals of lists of names already checked: categories and policy ids, a
@@ -178,15 +216,17 @@ async def append_group(conn: Any, appends: Sequence[Append]) -> list[int]:
 
     request_of: list[str] = []
     customers: list[str] = []
+    members: list[str | None] = []
     disclosed: list[str] = []
     denied: list[str] = []
     policy_ids: list[str] = []
     digests: list[bytes] = []
     for number, a in enumerate(appends, start=1):
         request = str(number)
-        for customer_id, disclosed_names, denied_names, policy_names, digest in a.rows:
+        for customer_id, record, disclosed_names, denied_names, policy_names, digest in a.rows:
             request_of.append(request)
             customers.append("n" if customer_id is None else str(customer_id))  # n: NULL
+            members.append(record)
             disclosed.append(index(disclosed_names))
             denied.append(index(denied_names))
             policy_ids.append(index(policy_names))
@@ -202,8 +242,9 @@ async def append_group(conn: Any, appends: Sequence[Append]) -> list[int]:
         ",".join(denied),
         ",".join(policy_ids),
         b"".join(digests),
+        members,
     )
-    counts = [len(a.rows) for a in appends]
+    counts = [a.events for a in appends]
     if written != sum(counts):
         raise CommitFailed("the database appended another number of events")
     return counts
@@ -285,9 +326,9 @@ class GroupCommit:
 
     def _take(self) -> list[_Waiter]:
         group = [self._queue.popleft()]
-        events = len(group[0].append.rows)
+        events = group[0].append.events
         while self._queue and len(group) < self.max_requests:
-            more = len(self._queue[0].append.rows)
+            more = self._queue[0].append.events
             if events + more > self.max_events:
                 break
             group.append(self._queue.popleft())

@@ -23,7 +23,7 @@ PARALLEL_CHAINS = 4
 EVENT_COLUMNS = (
     "id, at, chain, seq, request_id, client, division, purpose, regime, campaign_id, "
     "operation_name, customer_id, disclosed, denied, policy_ids, prev_hash, hash, link_version, "
-    "document_id, document_trust"
+    "document_id, document_trust, customer_ids"
 )
 
 

@@ -93,7 +93,10 @@ def verify(from_checkpoint: bool, no_checkpoint: bool, data_dir: Path | None) ->
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True)
 @data_dir_option
 def export(since: datetime | None, until: datetime | None, fmt: str, data_dir: Path | None) -> None:
-    """Stream events, oldest first, to stdout (constant memory for any number of rows)."""
+    """Stream the trail's rows, oldest first, to stdout (constant memory for any number of rows).
+
+    A row is one event, or a record of one event per customer in its customer_ids.
+    """
     settings = _settings(data_dir)
     out = sys.stdout.buffer
 
@@ -101,7 +104,7 @@ def export(since: datetime | None, until: datetime | None, fmt: str, data_dir: P
         return await export_events(pool, AuditQuery(since=since, until=until), out, fmt)
 
     count = run_with_pool(settings, work)
-    click.echo(f"exported {count} events", err=True)
+    click.echo(f"exported {count} rows", err=True)
 
 
 @audit.command()

@@ -160,9 +160,15 @@ def _query(f: AuditFilter | None) -> AuditQuery:
     )
 
 
+def _event_id(row: Any) -> str:
+    """A row's id; for the events of a record (gateway/audit/events.py), the row's id and the event's place in it."""
+    member = row["member"]
+    return str(row["id"]) if member == 0 else f"{row['id']}.{member}"
+
+
 def _event(row: Any) -> AuditEvent:
     return AuditEvent(
-        id=strawberry.ID(str(row["id"])),
+        id=strawberry.ID(_event_id(row)),
         at=row["at"],
         request_id=row["request_id"],
         client=row["client"],
@@ -194,11 +200,17 @@ class PrivacyQuery:
         query = _query(filter)
         position = None
         if after is not None:
-            at_micros, event_id = ctx.open_cursor(AUDIT_CONNECTION, query, after)
-            position = (_micros_to_datetime(at_micros), event_id)
+            opened = ctx.open_cursor(AUDIT_CONNECTION, query, after)
+            if len(opened) != 3:  # a cursor of an earlier release, keyed without the member
+                raise BadUserInputError("`after` is not a valid cursor for this query")
+            at_micros, row_id, member = opened
+            position = (_micros_to_datetime(at_micros), row_id, member)
         rows, more = await events.page(ctx.loaders.db, query, first=size, after=position)
         edges = [
-            AuditEventEdge(cursor=ctx.seal_cursor(AUDIT_CONNECTION, query, (micros(r["at"]), r["id"])), node=_event(r))
+            AuditEventEdge(
+                cursor=ctx.seal_cursor(AUDIT_CONNECTION, query, (micros(r["at"]), r["id"], r["member"])),
+                node=_event(r),
+            )
             for r in rows
         ]
         end = edges[-1].cursor if edges else None

@@ -107,18 +107,36 @@ async def test_a_filter_on_a_category_never_readable_is_recorded_without_a_custo
     assert (event["disclosed"], event["denied"]) == ([], ["SERVICE"])
 
 
-async def test_one_event_per_customer_in_one_batch(gateway: Gateway, pool: asyncpg.Pool) -> None:
+async def test_customers_treated_alike_share_one_record(gateway: Gateway, pool: asyncpg.Pool) -> None:
     made = [await make_customer(pool) for _ in range(3)]
     ids = ", ".join(f'c{m.id}: customer(id: "{m.id}") {{ name }}' for m in made)
     response = await gateway.query(f"{{ {ids} }}", division="customer_care")
     assert response.status_code == 200
-    events = await events_of(pool, response)
-    assert [e["customer_id"] for e in events] == [m.id for m in made]
+    [record] = await events_of(pool, response)
+    # One row for the three events, its customers in order (migration 0010).
+    assert record["customer_id"] is None
+    assert record["customer_ids"] == [m.id for m in made]
+    assert (record["disclosed"], record["denied"]) == (["PUBLIC", "SUBSCRIBER_LIST"], [])
+
+
+async def test_customers_treated_differently_get_a_row_each(gateway: Gateway, pool: asyncpg.Pool) -> None:
+    unlisted = await make_customer(pool, listed=False)
+    listed = [await make_customer(pool) for _ in range(2)]
+    ids = ", ".join(f'c{m.id}: customer(id: "{m.id}") {{ name }}' for m in [listed[0], unlisted, listed[1]])
+    response = await gateway.query(f"{{ {ids} }}", division="dex_directory", purpose="directory_publishing")
+    assert response.status_code == 200, response.text
+    rows = await events_of(pool, response)
     # One statement: one chain, consecutive positions, one time.
-    assert len({e["chain"] for e in events}) == 1
-    seqs = sorted(e["seq"] for e in events)
-    assert seqs == list(range(seqs[0], seqs[0] + 3))
-    assert len({e["at"] for e in events}) == 1
+    assert len({e["chain"] for e in rows}) == 1
+    seqs = sorted(e["seq"] for e in rows)
+    assert seqs == list(range(seqs[0], seqs[0] + len(rows)))
+    assert len({e["at"] for e in rows}) == 1
+    by_customers = {(e["customer_id"], tuple(e["customer_ids"] or ())): e for e in rows}
+    alike = by_customers[(None, tuple(sorted(m.id for m in listed)))]
+    assert alike["denied"] == []
+    alone = by_customers[(unlisted.id, ())]
+    assert alone["denied"] == ["SUBSCRIBER_LIST"]
+    assert len(rows) == 2
 
 
 async def test_a_marketing_request_records_its_campaign(gateway: Gateway, pool: asyncpg.Pool) -> None:

@@ -34,7 +34,7 @@ async def test_export_streams_every_event_of_the_period(
     await gateway.query(READ, division="customer_care", variables={"id": str(made[0].id)})  # after `until`
     result = await Cli(database_url)("audit", "export", "--since", since.isoformat(), "--until", until.isoformat())
     assert result.exit_code == 0, result.output
-    assert "exported 3 events" in result.stderr
+    assert "exported 3 rows" in result.stderr
     events = [json.loads(line) for line in lines(result.stdout)]
     assert [e["customer_id"] for e in events] == [m.id for m in made]
     assert list(events[0]) == list(FIELDS)
@@ -92,3 +92,50 @@ async def test_campaign_records_come_from_the_trail(gateway: Gateway, pool: asyn
     text = await Cli(database_url)("audit", "campaigns", "--since", since.isoformat())
     assert f"campaign {campaign}" in text.stdout
     assert "customers reached:  2" in text.stdout
+
+
+async def test_a_record_is_exported_as_its_row_and_verifies_offline(
+    gateway: Gateway, pool: asyncpg.Pool, database_url: str
+) -> None:
+    since = await pool.fetchval("SELECT now()")
+    made = [await make_customer(pool) for _ in range(3)]
+    ids = ", ".join(f'c{m.id}: customer(id: "{m.id}") {{ name }}' for m in made)
+    response = await gateway.query(f"{{ {ids} }}", division="customer_care")
+    assert response.status_code == 200
+    result = await Cli(database_url)("audit", "export", "--since", since.isoformat())
+    assert result.exit_code == 0, result.output
+    [e] = [json.loads(line) for line in lines(result.stdout)]
+    assert (e["customer_id"], e["customer_ids"]) == (None, [m.id for m in made])
+    content = EventContent(
+        **{k: (tuple(v) if isinstance(v, list) else v) for k, v in e.items() if k in EventContent._fields}
+    )
+    expected = link(
+        bytes.fromhex(e["prev_hash"]), e["chain"], e["seq"], datetime.fromisoformat(e["at"]), content.digest(), e["id"]
+    )
+    assert expected.hex() == e["hash"]
+    csv_result = await Cli(database_url)("audit", "export", "--since", since.isoformat(), "--format", "csv")
+    [row] = list(csv.DictReader(io.StringIO(csv_result.stdout)))
+    assert (row["customer_id"], row["customer_ids"]) == ("", ";".join(str(m.id) for m in made))
+
+
+async def test_campaign_records_count_each_customer_of_a_record(
+    gateway: Gateway, pool: asyncpg.Pool, database_url: str
+) -> None:
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    campaign = await approved_campaign(pool, "marketing", "marketing_cross_category", ["SUBSCRIBER_LIST", "SERVICE"])
+    reached = [await make_customer(pool, services=("LOCAL", "WIRELESS"), approval="OPT_IN") for _ in range(3)]
+    opted_out = await make_customer(pool, services=("LOCAL",), approval="OPT_OUT")
+    ids = ", ".join(f'c{m.id}: customer(id: "{m.id}") {{ services {{ plan }} }}' for m in [*reached, opted_out])
+    for _ in range(2):  # the same customers twice: reached once each
+        response = await gateway.query(
+            f"{{ {ids} }}",
+            division="marketing",
+            purpose="marketing_cross_category",
+            headers={"X-Campaign-Id": campaign},
+        )
+        assert response.status_code == 200
+    assert await pool.fetchval("SELECT count(*) FROM audit_events WHERE campaign_id = $1", campaign) == 4
+    result = await Cli(database_url)("audit", "campaigns", "--since", since.isoformat(), "--format", "json")
+    assert result.exit_code == 0, result.output
+    [record] = [r for r in json.loads(result.stdout) if r["id"] == campaign]
+    assert record["customers_reached"] == 3

@@ -158,3 +158,30 @@ async def test_explain_access_refuses_fields_it_cannot_place(gateway: Gateway, p
         },
     )
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_a_record_of_several_customers_reads_as_one_event_each(gateway: Gateway, pool: asyncpg.Pool) -> None:
+    made = [await make_customer(pool) for _ in range(3)]
+    ids = ", ".join(f'c{m.id}: customer(id: "{m.id}") {{ name }}' for m in made)
+    response = await gateway.query(f"query Several {{ {ids} }}", division="customer_care")
+    assert response.status_code == 200, response.text
+    request_id = response.headers["X-Request-Id"]
+    stored = await pool.fetch("SELECT customer_ids FROM audit_events WHERE request_id = $1", request_id)
+    assert [r["customer_ids"] for r in stored] == [[m.id for m in made]]  # one record
+
+    # Page by page, one event at a time: each customer's event once, newest (last in the record) first.
+    seen: list[dict[str, Any]] = []
+    after = None
+    while len(seen) < 3:
+        page = await audit_events(gateway, first=1, after=after, filter={"division": "customer_care"})
+        seen += [e["node"] for e in page["edges"]]
+        after = page["pageInfo"]["endCursor"]
+    assert [n["requestId"] for n in seen] == [request_id] * 3
+    assert [n["customerId"] for n in seen] == [str(m.id) for m in reversed(made)]
+    assert len({n["id"] for n in seen}) == 3
+    assert all(n["disclosed"] == ["PUBLIC", "SUBSCRIBER_LIST"] and n["operationName"] == "Several" for n in seen)
+
+    # A customer's trail finds its event inside the record, and only its own.
+    for m in made:
+        mine = await audit_events(gateway, filter={"customerId": str(m.id)})
+        assert [(e["node"]["requestId"], e["node"]["customerId"]) for e in mine["edges"]] == [(request_id, str(m.id))]

@@ -155,3 +155,24 @@ async def test_a_chain_rewritten_with_fresh_hashes_disagrees_with_its_checkpoint
     result = await Cli(url)("audit", "verify")
     assert result.exit_code == 1
     assert "differs from the one recorded at a checkpoint" in result.output
+
+
+async def test_a_customer_taken_out_of_a_record_or_moved_in_it_is_named(fresh_database: FreshDatabase) -> None:
+    url = await fresh_database()
+    writer = await AuditWriter.open(Settings(database_url=url), url)
+    try:
+        assert await writer.append([event(n, "page") for n in (7, 8, 9)]) == 3
+    finally:
+        await writer.close()
+    conn = await asyncpg.connect(url)
+    record = await conn.fetchrow("SELECT id, seq, customer_ids FROM audit_events WHERE request_id = 'page'")
+    await conn.close()
+    assert record["customer_ids"] == [7, 8, 9]
+    assert (await Cli(url)("audit", "verify")).output.startswith("OK: 64 chains, 3 events verified")
+    for changed in ("{7,9}", "{9,8,7}", "{7,8,10}"):
+        await tamper(url, f"UPDATE audit_events SET customer_ids = '{changed}' WHERE id = {record['id']}")
+        result = await Cli(url)("audit", "verify")
+        assert result.exit_code == 1, changed
+        assert f"event id {record['id']} (seq {record['seq']}): contents do not match" in result.output
+    await tamper(url, f"UPDATE audit_events SET customer_ids = '{{7,8,9}}' WHERE id = {record['id']}")
+    assert (await Cli(url)("audit", "verify")).exit_code == 0
