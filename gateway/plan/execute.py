@@ -34,7 +34,7 @@ from gateway.resolvers.batch import Batch, combined
 from gateway.resolvers.customers import Answer, AnswerOutOfRange, FactsCondition
 from gateway.resolvers.facts import code_of, decode, facts_mask
 from gateway.resolvers.services import UsageKey
-from gateway.schema.context import RequestContext
+from gateway.schema.context import Alike, RequestContext
 from gateway.schema.errors import FORBIDDEN_MESSAGE, location_of
 from gateway.schema.lookups import find_by_phone, page_customers, readable_condition
 from gateway.schema.scalars import customer_id_of
@@ -184,7 +184,7 @@ class Answering(NamedTuple):
     document: Document
     walk: Walk | None
     # For a constant document (`compile_constant`), the decisions every customer gets.
-    constant: tuple[tuple[Category, Decision], ...] | None = None
+    constant: Alike | None = None
 
     def customer(self, customer_id: int, answer: Any) -> Built | Constant:
         if self.constant is not None:
@@ -203,7 +203,7 @@ def _answering(nodes: tuple[Node, ...], ctx: RequestContext) -> Answering | None
     constant = _constant_decisions(nodes, ctx)
     if constant is not None:
         try:
-            return Answering(compile_constant(nodes, condition, facts), None, constant)
+            return Answering(compile_constant(nodes, condition, facts), None, Alike.of(constant))
         except NotCompiled:
             pass
     try:

@@ -24,9 +24,10 @@ from gateway.plan.compile import Node, NotPlanned
 from gateway.plan.sql import MARK, PER_SERVICE
 
 if TYPE_CHECKING:
-    from gateway.authz.model import Category, Decision
+    from gateway.authz.model import Category
     from gateway.plan.assemble import Link
     from gateway.plan.execute import Execution
+    from gateway.schema.context import Alike
 
 # (execution, customer id, service category in scope, the object, its link)
 Walk = Callable[["Execution", int, "str | None", dict[str, Any], "Link"], None]
@@ -59,14 +60,12 @@ class Constant(NamedTuple):
 
     customer_id: int
     text: str
-    decisions: tuple[tuple[Category, Decision], ...]
+    decisions: Alike
 
     def finish(self, run: Execution, link: Link) -> orjson.Fragment:
         if "{}" in self.text:
             raise NotPlanned()  # a denial where none can be (or a value that looks like one): the reference answers
-        record = run.decisions.record
-        for category, decision in self.decisions:
-            record(self.customer_id, category, None, decision)
+        run.decisions.record_alike(self.customer_id, self.decisions)
         return orjson.Fragment(self.text)
 
 

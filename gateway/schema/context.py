@@ -6,7 +6,7 @@ Built fresh for every request in the ASGI app; nothing here outlives it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import asyncpg
 
@@ -47,6 +47,28 @@ class Campaign:
 
     id: str
     categories: frozenset[Category]
+
+
+class Alike(NamedTuple):
+    """Decisions every customer of a request gets alike (gateway.plan.walk.Constant), recorded together.
+
+    ``disclosed``, ``denied`` and ``policy_ids`` are what recording each of
+    ``decisions`` adds to a customer's access.
+    """
+
+    decisions: tuple[tuple[Category, Decision], ...]
+    disclosed: frozenset[Category]
+    denied: frozenset[Category]
+    policy_ids: frozenset[str]
+
+    @classmethod
+    def of(cls, decisions: tuple[tuple[Category, Decision], ...]) -> Alike:
+        return cls(
+            decisions,
+            frozenset(c for c, d in decisions if d.allowed),
+            frozenset(c for c, d in decisions if not d.allowed),
+            frozenset(p for _, d in decisions for p in d.policy_ids),
+        )
 
 
 class Decisions:
@@ -133,6 +155,16 @@ class Decisions:
         """A decision made for another customer with the same facts, taken for this one (recorded)."""
         self._memo[(customer_id, category, service_category)] = decision
         self._record(customer_id, category, decision)
+
+    def record_alike(self, customer_id: int, alike: Alike) -> None:
+        """:meth:`record` for each of ``alike``'s decisions (no service in scope), at once."""
+        memo = self._memo
+        for category, decision in alike.decisions:
+            memo[(customer_id, category, None)] = decision
+        access = self._access(customer_id)
+        access.disclosed |= alike.disclosed
+        access.denied |= alike.denied
+        access.policy_ids |= alike.policy_ids
 
     def _record(self, customer_id: int, category: Category, decision: Decision) -> None:
         access = self._access(customer_id)
