@@ -56,6 +56,8 @@ class BenchDatabase:
     seeded_now: str | None  # the seed summary when this run seeded it
     name: str = ""  # the database's name (its backends' CPU is counted)
     other_databases: frozenset[str] = frozenset()  # their backends' CPU is not
+    audit_rows: int = 0  # rows of the audit trail when the run started (the planner's estimate)
+    audit_emptied: bool = False  # whether the run emptied it first (fresh_audit)
 
 
 class EmbeddedServer:
@@ -127,9 +129,34 @@ class _Prepared:
     data_directory: str | None
     name: str
     databases: frozenset[str]
+    audit_rows: int
+    audit_emptied: bool
 
 
-async def _prepare(url: str, customers: int, log: Any) -> _Prepared:
+# Every earlier run of `on` left its events in the bench database's trail: a
+# table that grows run after run (ten million rows after a few days of runs)
+# and is vacuumed while later runs measure. Emptying it makes runs compare.
+# Only as a superuser (the embedded server's), with the audit triggers off
+# for this transaction: the chain heads go back to genesis, so `audit
+# verify` still holds on the emptied trail.
+EMPTY_AUDIT = (
+    "SET LOCAL session_replication_role = replica",
+    "TRUNCATE audit_events, audit_checkpoints",
+    "UPDATE audit_chain_heads SET seq = 0, hash = decode(repeat('00', 32), 'hex'), at = NULL",
+)
+AUDIT_ROWS = (
+    "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint FROM pg_inherits i"
+    " JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'audit_events'::regclass"
+)
+
+
+async def _empty_audit(conn: asyncpg.Connection) -> None:
+    async with conn.transaction():
+        for statement in EMPTY_AUDIT:
+            await conn.execute(statement)
+
+
+async def _prepare(url: str, customers: int, log: Any, fresh_audit: bool) -> _Prepared:
     settings = _settings()
     workers = os.cpu_count() or 1
     pool = await create_pool(settings, url, min_size=1, max_size=max(2, workers))
@@ -145,6 +172,13 @@ async def _prepare(url: str, customers: int, log: Any) -> _Prepared:
             seeded_now = report.summary()
             log(seeded_now)
         async with pool.acquire() as conn:
+            audit_rows = int(await conn.fetchval(AUDIT_ROWS))
+            if fresh_audit:
+                try:
+                    await _empty_audit(cast(asyncpg.Connection, conn))
+                except asyncpg.InsufficientPrivilegeError:
+                    raise DatabaseError("--fresh-audit needs a superuser (the embedded server's)") from None
+                log(f"emptied the audit trail (~{audit_rows:,} rows)")
             ids = tuple(r["id"] for r in await conn.fetch("SELECT id FROM customers ORDER BY id"))
             version = str(await conn.fetchval("SHOW server_version"))
             backend_pid = int(await conn.fetchval("SELECT pg_backend_pid()"))
@@ -156,7 +190,7 @@ async def _prepare(url: str, customers: int, log: Any) -> _Prepared:
                 data_directory = None
     finally:
         await pool.close()
-    return _Prepared(ids, version, seeded_now, backend_pid, data_directory, name, databases)
+    return _Prepared(ids, version, seeded_now, backend_pid, data_directory, name, databases, audit_rows, fresh_audit)
 
 
 def _is_postgres(pid: int) -> bool:
@@ -243,9 +277,9 @@ def _backend_database(title: str) -> str | None:
 
 
 def prepare_database(
-    *, customers: int, data_dir: Path, log: Any = print
+    *, customers: int, data_dir: Path, log: Any = print, fresh_audit: bool = False
 ) -> tuple[BenchDatabase, EmbeddedServer | None]:
-    """Open (start, create, migrate, seed) the benchmark's database.
+    """Open (start, create, migrate, seed) the benchmark's database; with ``fresh_audit``, empty its audit trail.
 
     Returns the database and, when embedded, the server handle the caller closes.
     """
@@ -260,7 +294,7 @@ def prepare_database(
             asyncio.run(_ensure_database(embedded.url("postgres"), name))
             url, source = embedded.url(name), f"embedded pgserver in {data_dir}, database {name}"
         try:
-            prepared = asyncio.run(_prepare(url, customers, log))
+            prepared = asyncio.run(_prepare(url, customers, log, fresh_audit))
         except (DatabaseError, SeedError) as exc:
             raise BenchDatabaseError(f"could not prepare the database: {exc}") from None
         except (OSError, asyncpg.PostgresError) as exc:
@@ -274,7 +308,8 @@ def prepare_database(
         if postmaster is None:
             postmaster = _local_postmaster(url, prepared.backend_pid, prepared.data_directory)
         database = BenchDatabase(
-            url, source, ids, prepared.version, postmaster, prepared.seeded_now, prepared.name, prepared.databases
+            url, source, ids, prepared.version, postmaster, prepared.seeded_now, prepared.name, prepared.databases,
+            prepared.audit_rows, prepared.audit_emptied,
         )
     except BaseException:
         if embedded is not None:

@@ -78,6 +78,7 @@ class Options:
     profile: tuple[str, ...]
     profile_seconds: float
     baseline: Path | None
+    fresh_audit: bool = False
 
 
 def _keys(text: str, allowed: Sequence[str], option: str, parser: argparse.ArgumentParser) -> tuple[str, ...]:
@@ -101,6 +102,8 @@ def parse(argv: Sequence[str]) -> Options:
     parser.add_argument("--data-dir", type=Path, default=BENCH_DIR / ".data", help="embedded PostgreSQL home")
     parser.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")
     parser.add_argument("--seed", type=int, default=0, help="seed of the request sequences (0)")
+    parser.add_argument("--fresh-audit", action="store_true",
+                        help="empty the bench database's audit trail first (superuser; runs then compare)")  # fmt: skip
     parser.add_argument("--profile", default="", help="queries to profile the shipped gateway on (e.g. Q1,Q2)")
     parser.add_argument("--profile-seconds", type=float, default=20.0, help="seconds of each profile (20)")
     parser.add_argument("--baseline", type=Path, default=None,
@@ -122,7 +125,7 @@ def parse(argv: Sequence[str]) -> Options:
         connections=args.connections, threads=args.threads,
         queries=_keys(args.queries, tuple(QUERIES), "--queries", parser), targets=targets,
         data_dir=args.data_dir, results_dir=args.results_dir, seed=args.seed, profile=profile,
-        profile_seconds=args.profile_seconds, baseline=args.baseline,
+        profile_seconds=args.profile_seconds, baseline=args.baseline, fresh_audit=args.fresh_audit,
     )  # fmt: skip
 
 
@@ -293,7 +296,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("CPNI_GATEWAY_JWT_SECRET", "CPNI_GATEWAY_CURSOR_KEY"):
         os.environ.setdefault(name, secrets.token_urlsafe(48))
     try:
-        db, embedded = prepare_database(customers=options.customers, data_dir=options.data_dir, log=log)
+        db, embedded = prepare_database(
+            customers=options.customers, data_dir=options.data_dir, log=log, fresh_audit=options.fresh_audit
+        )
     except BenchDatabaseError as exc:
         log(f"error: {exc}")
         return 2
@@ -326,7 +331,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f" http={_name(options_used.get('http', 'auto'))}")  # fmt: skip
     facts = machine(db.server_version, loop, code)
     settings_lines = [
-        f"{len(db.customer_ids):,} customers; database: {db.source}",
+        f"{len(db.customer_ids):,} customers; database: {db.source}; audit trail at the start: ~{db.audit_rows:,} rows"
+        + (", emptied (`--fresh-audit`)" if db.audit_emptied else ""),
         f"wrk: {options.connections} connections, {options.threads} threads, closed loop; {options.warmup:g} s"
         f" warm-up per target and query, then {options.reps} interleaved reps of {options.duration:g} s"
         " (rep order rotated: floor,off,on / off,on,floor / on,floor,off); figures are medians over the reps",

@@ -109,10 +109,10 @@ _NULLABLE = (False, False, False, False, False, True, True, True, True)
 def records(events: Sequence[EventContent]) -> list[EventContent]:
     """One request's events as the rows that store them: one record per group of customers treated alike.
 
-    Events of a customer that disclose, deny and cite the same become one
+    The events of customers that disclose, deny and cite the same become one
     record (``customer_ids``, in the events' order) when there are two or
-    more of them; the others, and an event tied to no customer, stay one
-    row each. Rows come in the order of each group's first event.
+    more of them; an event alike to no other, or tied to no customer, stays
+    one row. Rows come in the order of each group's first event.
     """
     groups: dict[tuple[tuple[str, ...], ...], list[EventContent]] = {}
     rows: list[list[EventContent]] = []
