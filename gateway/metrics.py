@@ -100,8 +100,8 @@ class Metrics:
                 for category in access.denied:
                     denied[category] = denied.get(category, 0) + 1
             for counts, outcome in ((allowed, "allow"), (denied, "deny")):
-                for category, count in counts.items():
-                    self.decisions.labels(str(category), outcome).inc(count)
+                for name, count in counts.items():
+                    self.decisions.labels(str(name), outcome).inc(count)
 
     def audit_group(self, requests: int, committed: bool) -> None:
         """An audit group commit of ``requests`` requests ended (gateway/audit/group.py)."""
