@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from gateway.audit.verify import EVENT_COLUMNS
+from gateway.audit.verify import EVENT_FIELDS
 
 # One row per event, the row's columns as e.*, its customer as m.customer_id.
 EVENTS = (
@@ -29,9 +29,7 @@ EVENTS = (
 )
 # What an event is read as: a row's columns, the record's list left out.
 _EVENT_COLUMNS = ", ".join(
-    "m.customer_id" if c == "customer_id" else f"e.{c}"
-    for c in (c.strip() for c in EVENT_COLUMNS.split(","))
-    if c != "customer_ids"
+    "m.customer_id" if c == "customer_id" else f"e.{c}" for c in EVENT_FIELDS if c != "customer_ids"
 ) + ", m.member"
 
 

@@ -20,11 +20,13 @@ from gateway.audit.chain import GENESIS, Break, ChainWalker, StoredEvent
 BATCH = 5_000
 PARALLEL_CHAINS = 4
 
-EVENT_COLUMNS = (
-    "id, at, chain, seq, request_id, client, division, purpose, regime, campaign_id, "
-    "operation_name, customer_id, disclosed, denied, policy_ids, prev_hash, hash, link_version, "
-    "document_id, document_trust, customer_ids"
-)
+# An audit_events row's columns, as verify reads them (and events.py, expanded).
+EVENT_FIELDS = (
+    "id", "at", "chain", "seq", "request_id", "client", "division", "purpose", "regime", "campaign_id",
+    "operation_name", "customer_id", "disclosed", "denied", "policy_ids", "prev_hash", "hash", "link_version",
+    "document_id", "document_trust", "customer_ids",
+)  # fmt: skip
+EVENT_COLUMNS = ", ".join(EVENT_FIELDS)
 
 
 @dataclass(frozen=True)

@@ -203,7 +203,7 @@ def _answering(nodes: tuple[Node, ...], ctx: RequestContext) -> Answering | None
     constant = _constant_decisions(nodes, ctx)
     if constant is not None:
         try:
-            return Answering(compile_constant(nodes, condition, facts), None, Alike.of(constant))
+            return Answering(compile_constant(nodes, condition, facts), None, constant)
         except NotCompiled:
             pass
     try:
@@ -212,7 +212,7 @@ def _answering(nodes: tuple[Node, ...], ctx: RequestContext) -> Answering | None
         return None
 
 
-def _constant_decisions(nodes: tuple[Node, ...], ctx: RequestContext) -> tuple[tuple[Category, Decision], ...] | None:
+def _constant_decisions(nodes: tuple[Node, ...], ctx: RequestContext) -> Alike | None:
     """The decisions of a Customer selected by ``nodes`` when they are the same for every customer, each allowed.
 
     That is when its walk decides only at the Customer's own fields
@@ -242,7 +242,7 @@ def _constant_decisions(nodes: tuple[Node, ...], ctx: RequestContext) -> tuple[t
         ):
             return None
         found[(category, decision)] = None
-    return tuple(found)
+    return Alike.of(tuple(found))
 
 
 def _answered(root: Node) -> Node | None:

@@ -326,7 +326,7 @@ async def customer_page(db: Database, query: CustomerQuery) -> list[tuple[Custom
         )
         (record,) = await _answered(db, page, args)
         if check is not None:
-            check.seen(record[1])
+            check.seen(record["checked"])
         return [(AnsweredRow(cid, answer), decode(code)) for cid, code, answer in orjson.loads(record[0])]
     rows = await db.fetch(sql, *args)
     return [
