@@ -11,7 +11,7 @@ process and nowhere else:
 * the authorizer allows everything and reads no fact (``decide``,
   ``relevant_facts``, ``facts_read_in``), so the planner does what a
   gateway without authorization would: no facts read, every answer
-  PostgreSQL's as written (`gateway.plan.sql.compile_constant`);
+  PostgreSQL's as written (`gateway.plan.walk.Settled`);
 * the campaign gate (:class:`gateway.campaigns.CampaignGate`) accepts the
   named campaign for every category without reading the campaign record
   (one round trip fewer for Q3), so cursors stay bound to it;

@@ -33,7 +33,7 @@ from graphql import (
 )
 
 from gateway.plan.compile import Node, NotPlanned
-from gateway.plan.walk import Built, Constant
+from gateway.plan.walk import Built, Settled
 
 if TYPE_CHECKING:
     from gateway.plan.execute import Execution
@@ -199,7 +199,7 @@ def complete_of(node: Node, leaf: Serialize | None, fetches: dict[tuple[str, str
             if non_null:
                 raise NotPlanned()
             return None
-        if type(value) is Built or type(value) is Constant:  # PostgreSQL built it (gateway.plan.sql)
+        if type(value) is Built or type(value) is Settled:  # PostgreSQL built it (gateway.plan.sql)
             return value.finish(run, link)
         return assemble(run, value, link)
 

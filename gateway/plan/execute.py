@@ -20,21 +20,22 @@ from collections.abc import Callable, Hashable
 from types import ModuleType
 from typing import Any, NamedTuple
 
+import orjson
 from graphql import GraphQLError, ListValueNode, ObjectValueNode, ValueNode, VariableNode
 from graphql.execution.values import VariableValues, get_argument_values
 
-from gateway.authz.model import Category, Decision, Facts, ServiceCategory
+from gateway.authz.model import Category, Decision, Facts
 from gateway.errors import FieldError
 from gateway.plan.assemble import Complete, FetchStep, Link, Step, complete_of, path_of
 from gateway.plan.compile import Node, NotPlanned
-from gateway.plan.sql import Document, NotCompiled, compile_constant, compile_document, month_of, page_argument
-from gateway.plan.walk import Built, Constant, Walk, boundaries_of, walk_of
+from gateway.plan.sql import Document, NotCompiled, compile_document, month_of, page_argument
+from gateway.plan.walk import Built, Outcome, Settled, Walk, outcomes_of, walk_of
 from gateway.resolvers import billing, consent, customers, services
 from gateway.resolvers.batch import Batch, combined
 from gateway.resolvers.customers import Answer, AnswerOutOfRange, FactsCondition
-from gateway.resolvers.facts import code_of, decode, facts_mask
+from gateway.resolvers.facts import code_of, facts_mask
 from gateway.resolvers.services import UsageKey
-from gateway.schema.context import Alike, RequestContext
+from gateway.schema.context import RequestContext
 from gateway.schema.errors import FORBIDDEN_MESSAGE, location_of
 from gateway.schema.lookups import find_by_phone, page_customers, readable_condition
 from gateway.schema.scalars import customer_id_of
@@ -183,12 +184,16 @@ class Answering(NamedTuple):
 
     document: Document
     walk: Walk | None
-    # For a constant document (`compile_constant`), the decisions every customer gets.
-    constant: Alike | None = None
+    # The outcome of each facts code (masked by ``mask``) that settles the selection; the others are walked.
+    outcomes: dict[int, Outcome]
+    mask: int = 0
 
-    def customer(self, customer_id: int, answer: Any) -> Built | Constant:
-        if self.constant is not None:
-            return Constant(customer_id, answer, self.constant)
+    def customer(self, customer_id: int, answer: Any, code: int) -> Built | Settled:
+        outcome = self.outcomes.get(code & self.mask)
+        if outcome is not None:
+            return Settled(customer_id, answer, outcome)
+        if self.document.settles:
+            answer = orjson.loads(answer)  # the answers are kept as text: this one is walked
         return Built(customer_id, answer, self.walk)
 
 
@@ -200,49 +205,15 @@ def _answering(nodes: tuple[Node, ...], ctx: RequestContext) -> Answering | None
     def condition(category: Category, scope: str | None) -> FactsCondition:
         return readable_condition(ctx, category, scope)
 
-    constant = _constant_decisions(nodes, ctx)
-    if constant is not None:
-        try:
-            return Answering(compile_constant(nodes, condition, facts), None, constant)
-        except NotCompiled:
-            pass
+    walk = walk_of("Customer", nodes)
+    settling = outcomes_of(nodes, decisions.authorizer, ctx.division, ctx.purpose, decisions.campaign_categories, condition)
     try:
-        return Answering(compile_document(nodes, condition, facts), walk_of("Customer", nodes))
+        if settling is None:
+            return Answering(compile_document(nodes, condition, facts), walk, {})
+        mask, outcomes, settled = settling
+        return Answering(compile_document(nodes, condition, facts, settled=settled), walk, outcomes, mask)
     except NotCompiled:
         return None
-
-
-def _constant_decisions(nodes: tuple[Node, ...], ctx: RequestContext) -> Alike | None:
-    """The decisions of a Customer selected by ``nodes`` when they are the same for every customer, each allowed.
-
-    That is when its walk decides only at the Customer's own fields
-    (`boundaries_of`), no decision reads a fact, each allows, and each
-    per-service list's items are decided as the list, for every service.
-    """
-    boundaries = boundaries_of("Customer", nodes)
-    if boundaries is None:
-        return None
-    division, purpose, campaign = ctx.division, ctx.purpose, ctx.decisions.campaign_categories
-    authorizer = ctx.decisions.authorizer
-    anyone = decode(0)  # no decision below reads a fact: any facts stand for every customer's
-    found: dict[tuple[Category, Decision], None] = {}
-    for category, items in boundaries:
-        if authorizer.relevant_facts(division, purpose, category, campaign_categories=campaign):
-            return None
-        decision = authorizer.decide(division, purpose, category, anyone, campaign_categories=campaign)
-        if not decision.allowed:
-            return None
-        if items is not None and (
-            items is not category  # its items would be recorded under another category
-            or any(
-                authorizer.decide(division, purpose, items, anyone, service_category=service, campaign_categories=campaign)
-                != decision
-                for service in ServiceCategory
-            )
-        ):
-            return None
-        found[(category, decision)] = None
-    return Alike.of(tuple(found))
 
 
 def _answered(root: Node) -> Node | None:
@@ -402,7 +373,7 @@ class Execution:
             check = self.ctx.campaign_check
             if check is not None and (check.confirmed or check.changed):
                 check = None  # one statement confirms it
-            return Answer(document.sql, document.values(self), document.facts, document.constant, check)
+            return Answer(document.sql, document.values(self), document.facts, document.settles, check)
         except NotPlanned:
             return None
 
@@ -427,7 +398,7 @@ class Execution:
                     if answered is not None:
                         self.facts[cid] = answered[1]
                         self.decisions.note_public(cid)
-                        value = answering.customer(cid, answered[0].answer)
+                        value = answering.customer(cid, answered[0].answer, answered[0].code)
                 elif cid is not None:
                     (found,) = await customers.customers_with_facts(
                         self.db, [cid], readable_condition(ctx, Category.SUBSCRIBER_LIST)
@@ -452,7 +423,7 @@ class Execution:
                     edges = [Edge(cursor, row) for cursor, row in page.edges]
                 else:
                     built = answering.customer
-                    edges = [Edge(cursor, built(row.id, row.answer)) for cursor, row in page.edges]  # type: ignore[union-attr]
+                    edges = [Edge(cursor, built(row.id, row.answer, row.code)) for cursor, row in page.edges]  # type: ignore[union-attr]
                 value = Connection(edges, PageInfo(page.has_next, page.end_cursor))
             else:
                 raise NotPlanned()  # not in ROOTS

@@ -18,10 +18,17 @@ What PostgreSQL leaves for Python (:mod:`gateway.plan.walk`):
 
 Python then makes the same decisions with the authorizer (they are what
 the audit records), checks that PostgreSQL agreed, and turns each denial
-into its FORBIDDEN error. A caller allowed the whole selection whatever
-the facts and service (:func:`compile_constant`) gets neither denials nor
-marks: that answer is final as PostgreSQL writes it. A selection this module does not know raises
-:class:`NotCompiled`, and the plan assembles the answer in Python instead.
+into its FORBIDDEN error.
+
+A customer whose facts *settle* the selection (``settled``: for them every
+decision is known in advance, the same for every service, and none lies
+deeper than the Customer's own fields) gets its answer written final
+instead: a denied field is ``null``, a per-service list holds only the
+items the caller may see, nothing is marked. That text goes into the
+response as it is; Python adds the errors and records the decisions its
+facts code stands for (`gateway.plan.walk.Settled`). A selection this
+module does not know raises :class:`NotCompiled`, and the plan assembles
+the answer in Python instead.
 """
 
 from __future__ import annotations
@@ -70,14 +77,14 @@ class Document:
     Its placeholders are numbered from ``$1``; :meth:`sql` renumbers them
     after a statement's own. ``arguments`` give their values for a request.
     ``facts``: the bits of the facts code its statement must compute (those
-    the caller's decisions read). ``constant``: compiled by
-    :func:`compile_constant` (its answer goes into the response as written).
+    the caller's decisions read). ``settles``: some customers' answers are
+    written final (their text goes into the response as it is).
     """
 
     expression: str
     arguments: tuple[tuple[Node, ArgumentOf], ...]
     facts: int = ALL_FACTS
-    constant: bool = False
+    settles: bool = False
     _shifted: dict[int, str] = field(default_factory=dict, compare=False, repr=False)
 
     def sql(self, after: int) -> str:
@@ -90,24 +97,26 @@ class Document:
         return [argument(run, node) for node, argument in self.arguments]
 
 
-def compile_document(nodes: Sequence[Node], condition: Condition, facts: int = ALL_FACTS) -> Document:
+def compile_document(
+    nodes: Sequence[Node], condition: Condition, facts: int = ALL_FACTS, *, settled: FactsCondition | None = None
+) -> Document:
     """The JSON expression of a Customer selected by ``nodes``, for the caller ``condition`` decides for.
 
     ``facts``: the bits of the facts code that caller's decisions read.
+    ``settled``: the customers whose answer is written final (by their
+    facts code); the others' is marked for the walk.
     """
-    builder = _Builder(condition)
-    return Document(builder.object("Customer", nodes, None), tuple(builder.arguments), facts)
-
-
-def compile_constant(nodes: Sequence[Node], condition: Condition, facts: int = ALL_FACTS) -> Document:
-    """:func:`compile_document` for a caller allowed every boundary of ``nodes`` whatever the facts and service.
-
-    Nothing is guarded and no item is marked: the answer is final as
-    PostgreSQL writes it. Raises :class:`NotCompiled` if any boundary is
-    guarded after all.
-    """
-    builder = _Builder(condition, constant=True)
-    return Document(builder.object("Customer", nodes, None), tuple(builder.arguments), facts, constant=True)
+    marked = _Builder(condition)
+    if settled is None:
+        return Document(marked.object("Customer", nodes, None), tuple(marked.arguments), facts)
+    final = _Builder(condition, final=True)
+    which = _condition(settled)
+    if which == "true":
+        return Document(final.object("Customer", nodes, None), tuple(final.arguments), facts, settles=True)
+    written = final.object("Customer", nodes, None)
+    # The marked expression's placeholders follow the final one's.
+    expression = f"CASE WHEN {which} THEN {written} ELSE {shift_placeholders(marked.object('Customer', nodes, None), len(final.arguments))} END"
+    return Document(expression, (*final.arguments, *marked.arguments), facts, settles=which != "false")
 
 
 # -- leaves: (type, field) -> SQL over the type's alias -------------------------
@@ -161,9 +170,9 @@ LEAVES: dict[str, dict[str, str]] = {
 
 
 class _Builder:
-    def __init__(self, condition: Condition, *, constant: bool = False) -> None:
+    def __init__(self, condition: Condition, *, final: bool = False) -> None:
         self.condition = condition
-        self.constant = constant
+        self.final = final  # denials written null and items left out, nothing marked
         self.arguments: list[tuple[Node, ArgumentOf]] = []
 
     def parameter(self, node: Node, argument: ArgumentOf, cast: str) -> str:
@@ -183,8 +192,6 @@ class _Builder:
             else:
                 whens = " ".join(f"WHEN '{value}' THEN {sql}" for value, sql in cases)
                 found = f"(CASE {scope} {whens} ELSE false END)"
-        if self.constant and found != "true":
-            raise NotCompiled()
         return found
 
     # -- objects -------------------------------------------------------------
@@ -202,10 +209,11 @@ class _Builder:
             return f"to_json('{type_name}'::text)"
         boundary = node.boundary
         condition = "true"
+        denied = "NULL::json" if self.final else DENIED
         if boundary is not None:
             condition = self.allowed(boundary.category, scope if boundary.service_scoped else None)
             if condition == "false":
-                return DENIED  # nothing under it is read, not even its parameters
+                return denied  # nothing under it is read, not even its parameters
         build = OBJECTS.get((type_name, node.name))
         if build is not None:
             value = build(self, node)
@@ -217,7 +225,7 @@ class _Builder:
             raise NotCompiled()
         if condition == "true":
             return value
-        return f"CASE WHEN {condition} THEN {value} ELSE {DENIED} END"
+        return f"CASE WHEN {condition} THEN {value} ELSE {denied} END"
 
     def children(self, node: Node, scope: str | None = None, **options: Any) -> str:
         assert node.children is not None
@@ -226,10 +234,16 @@ class _Builder:
     def per_service(self, node: Node, category: Category, source: str, order: str) -> str:
         """A list with one item per service row of ``source``, each decided with that service's category."""
         allowed = self.allowed(category, "s.category")
+        if self.final:  # only the items the caller may see
+            if allowed == "false":
+                return "'[]'::json"
+            keep = "" if allowed == "true" else f" FILTER (WHERE {allowed})"
+            item = self.children(node, "s.category")
+            return f"coalesce((SELECT json_agg({item} ORDER BY {order}){keep} FROM {source}), '[]'::json)"
         if allowed == "false":
             item = f"json_build_object('{MARK}', s.category)"
         else:
-            item = self.children(node, "s.category", mark=None if self.constant else "s.category")
+            item = self.children(node, "s.category", mark="s.category")
         if allowed not in ("true", "false"):
             item = f"CASE WHEN {allowed} THEN {item} ELSE json_build_object('{MARK}', s.category) END"
         return f"coalesce((SELECT json_agg({item} ORDER BY {order}) FROM {source}), '[]'::json)"

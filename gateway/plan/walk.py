@@ -10,7 +10,9 @@ the authorizer denies, or the other way round) the walk raises
 :class:`NotPlanned` and the reference path answers.
 
 The walk is compiled once per selection and visits only the parts of the
-answer on the way to a boundary.
+answer on the way to a boundary. A customer whose facts settle the
+selection is not walked: PostgreSQL wrote its answer final, and its
+decisions and denials are those its facts code stands for (:class:`Settled`).
 """
 
 from __future__ import annotations
@@ -20,14 +22,17 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
+from gateway.authz.model import Category, Decision, Division, Facts, Purpose, ServiceCategory
 from gateway.plan.compile import Node, NotPlanned
-from gateway.plan.sql import MARK, PER_SERVICE
+from gateway.plan.sql import MARK, PER_SERVICE, Condition
+from gateway.resolvers.customers import FactsCondition
+from gateway.resolvers.facts import codes_under, decode, facts_mask
+from gateway.schema.context import Alike
 
 if TYPE_CHECKING:
-    from gateway.authz.model import Category
+    from gateway.authz.decide import Authorizer
     from gateway.plan.assemble import Link
     from gateway.plan.execute import Execution
-    from gateway.schema.context import Alike
 
 # (execution, customer id, service category in scope, the object, its link)
 Walk = Callable[["Execution", int, "str | None", dict[str, Any], "Link"], None]
@@ -47,36 +52,46 @@ class Built(NamedTuple):
         return out
 
 
-class Constant(NamedTuple):
-    """A customer's answer as PostgreSQL wrote it for a caller allowed all of it, whatever the facts and service.
+class Outcome(NamedTuple):
+    """What a selection comes to for customers of one facts code, when their facts settle it (gateway.plan.sql).
 
-    (`gateway.plan.sql.compile_constant`.) Every customer is decided alike,
-    so the walk reduces to recording ``decisions``, the decision of each
-    boundary the walk would reach: the items of a per-service list are
-    decided as the list itself is (the planner checks every service), and
-    recording a decision again changes nothing. The text goes into the
-    response as it is.
+    ``decisions``: every decision its walk would make (the Customer's own
+    fields; an item of a per-service list is decided as its list, for every
+    service), recorded together; ``denials``: the fields denied, each a
+    null and a FORBIDDEN error, in document order.
+    """
+
+    decisions: Alike
+    denials: tuple[tuple[Node, str], ...]
+
+
+class Settled(NamedTuple):
+    """A customer's answer as PostgreSQL wrote it final: its facts settled every decision (`Outcome`).
+
+    The text goes into the response as it is; the errors and the record
+    are the outcome's. Recording a decision again changes nothing.
     """
 
     customer_id: int
     text: str
-    decisions: Alike
+    outcome: Outcome
 
     def finish(self, run: Execution, link: Link) -> orjson.Fragment:
-        if "{}" in self.text:
-            raise NotPlanned()  # a denial where none can be (or a value that looks like one): the reference answers
-        run.decisions.record_alike(self.customer_id, self.decisions)
+        outcome = self.outcome
+        run.decisions.record_alike(self.customer_id, outcome.decisions)
+        if outcome.denials:
+            run.denials.extend((link, denial) for denial in outcome.denials)
         return orjson.Fragment(self.text)
 
 
-def boundaries_of(type_name: str, nodes: Sequence[Node]) -> list[tuple[Category, Category | None]] | None:
+def boundaries_of(type_name: str, nodes: Sequence[Node]) -> list[tuple[Node, Category, Category | None]] | None:
     """The boundaries a walk of ``nodes`` decides, each with its per-service items' category; None if it decides deeper.
 
     A walk that decides only at the selection's own fields asks each of them
     once per object (and each item of a per-service list with the item's
     category and service).
     """
-    found: list[tuple[Category, Category | None]] = []
+    found: list[tuple[Node, Category, Category | None]] = []
     for node in nodes:
         if node.children is not None and walk_of(node.type_name, node.children) is not None:
             return None  # something under it is decided
@@ -85,8 +100,77 @@ def boundaries_of(type_name: str, nodes: Sequence[Node]) -> list[tuple[Category,
             if item_category is not None:
                 return None
             continue
-        found.append((node.boundary.category, item_category))
+        found.append((node, node.boundary.category, item_category))
     return found
+
+
+# A selection's facts are enumerated code by code: beyond this many codes its customers are walked.
+MAX_SETTLED_CODES = 512
+
+
+def outcomes_of(
+    nodes: Sequence[Node],
+    authorizer: Authorizer,
+    division: Division,
+    purpose: Purpose,
+    campaign: frozenset[Category] | None,
+    condition: Condition,
+) -> tuple[int, dict[int, Outcome], FactsCondition] | None:
+    """The facts codes that settle a Customer selected by ``nodes``, each with its outcome; None if none does.
+
+    Returns ``(mask, outcomes, settled)``: the bits of the facts code the
+    selection's decisions read, the outcome of each settling code over
+    them, and the condition PostgreSQL finds those customers by. A code
+    settles the selection when its walk would decide only at the Customer's
+    own fields (`boundaries_of`) and each per-service list's items as the
+    list itself, for every service, and when PostgreSQL's condition for
+    every boundary (``condition``) agrees with the decision: what the
+    walk checks customer by customer, checked once per code.
+    """
+    boundaries = boundaries_of("Customer", nodes)
+    if boundaries is None:
+        return None
+    read: set[str] = set()
+    for _, category, items in boundaries:
+        for asked in (category, items):
+            if asked is not None:
+                read |= authorizer.relevant_facts(division, purpose, asked, campaign_categories=campaign)
+    mask = facts_mask(read)
+    codes = codes_under(mask)
+    if len(codes) > MAX_SETTLED_CODES:
+        return None
+
+    def agrees(allowed: bool, category: Category, scope: str | None, code: int) -> bool:
+        readable = condition(category, scope)
+        return allowed is ((code & readable.mask) in readable.codes)
+
+    def decide(category: Category, facts: Facts, service: ServiceCategory | None = None) -> Decision:
+        return authorizer.decide(division, purpose, category, facts, service_category=service, campaign_categories=campaign)
+
+    outcomes: dict[int, Outcome] = {}
+    for code in codes:
+        facts = decode(code)
+        found: dict[tuple[Category, Decision], None] = {}
+        denials: list[tuple[Node, str]] = []
+        for node, category, items in boundaries:
+            decision = decide(category, facts)
+            if not agrees(decision.allowed, category, None, code):
+                break
+            if decision.allowed and items is not None and (
+                items is not category  # its items would be recorded under another category
+                or any(decide(items, facts, s) != decision or not agrees(True, items, s.value, code) for s in ServiceCategory)
+            ):
+                break
+            if not decision.allowed:
+                denials.append((node, node.key))
+            found[(category, decision)] = None
+        else:
+            outcomes[code] = Outcome(Alike.of(tuple(found)), tuple(denials))
+    if not outcomes:
+        return None
+    if len(outcomes) == len(codes):
+        return mask, outcomes, FactsCondition(0, (0,))  # every customer
+    return mask, outcomes, FactsCondition(mask, tuple(sorted(outcomes)))
 
 
 def walk_of(type_name: str, nodes: Sequence[Node]) -> Walk | None:

@@ -107,10 +107,11 @@ async def _answered(db: Database, sql: str, args: Sequence[Any]) -> Sequence[asy
 
 
 class AnsweredRow(NamedTuple):
-    """A customer found with its answer already built: decoded, or its JSON text (`Answer.text`)."""
+    """A customer found with its answer already built: decoded, or its JSON text (`Answer.text`), and its facts code."""
 
     id: int
     answer: dict[str, Any] | str
+    code: int
 
 
 async def customers_answered(db: Database, ids: Sequence[int], answer: Answer) -> list[tuple[AnsweredRow, Facts] | None]:
@@ -127,7 +128,9 @@ async def customers_answered(db: Database, ids: Sequence[int], answer: Answer) -
     if check is not None and rows:
         check.seen(rows[0]["checked"])
     load: Callable[[str], Any] = str if answer.text else orjson.loads  # str(text) is text itself
-    found = {r["id"]: (AnsweredRow(r["id"], load(r["answer"])), decode(r["facts_code"])) for r in rows}
+    found = {
+        r["id"]: (AnsweredRow(r["id"], load(r["answer"]), r["facts_code"]), decode(r["facts_code"])) for r in rows
+    }
     return [found.get(i) for i in ids]
 
 
@@ -327,7 +330,7 @@ async def customer_page(db: Database, query: CustomerQuery) -> list[tuple[Custom
         (record,) = await _answered(db, page, args)
         if check is not None:
             check.seen(record["checked"])
-        return [(AnsweredRow(cid, answer), decode(code)) for cid, code, answer in orjson.loads(record[0])]
+        return [(AnsweredRow(cid, answer, code), decode(code)) for cid, code, answer in orjson.loads(record[0])]
     rows = await db.fetch(sql, *args)
     return [
         (

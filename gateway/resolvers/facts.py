@@ -180,6 +180,22 @@ def facts_mask(fields: Iterable[str]) -> int:
     return mask
 
 
+def codes_under(mask: int) -> list[int]:
+    """Every facts code over the bits ``mask`` (the others 0), in increasing order.
+
+    There are two to the number of bits of them, fewer for the approval
+    status (three values in two bits).
+    """
+    codes = []
+    code = 0
+    while True:
+        if (code >> APPROVAL_SHIFT) & 3 in _APPROVAL_BY_CODE:
+            codes.append(code)
+        if code == mask:
+            return codes
+        code = (code - mask) & mask  # the next subset of the mask's bits
+
+
 def code_condition(fields: Iterable[str], allowed: Iterable[Facts]) -> tuple[int, list[int]]:
     """``(mask, codes)``: a customer matches when ``facts_code & mask = ANY(codes)``.
 

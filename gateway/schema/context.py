@@ -50,7 +50,7 @@ class Campaign:
 
 
 class Alike(NamedTuple):
-    """Decisions every customer of a request gets alike (gateway.plan.walk.Constant), recorded together.
+    """Decisions a customer gets alike with others (gateway.plan.walk.Settled), recorded together.
 
     ``disclosed``, ``denied`` and ``policy_ids`` are what recording each of
     ``decisions`` adds to a customer's access.

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from gateway.authz.model import Category, Purpose
-from gateway.plan.walk import Built, Constant
+from gateway.plan.walk import Built, Settled
 from gateway.resolvers.batch import Batch
 from gateway.resolvers.billing import BALANCES
 from tests.e2e.conftest import Gateway
@@ -103,5 +103,5 @@ def bug_in(where: str, made: Made, monkeypatch: pytest.MonkeyPatch, message: str
         monkeypatch.setattr("gateway.resolvers.billing.BALANCES", Batch(BALANCES.statements, broken))
         return f'{{ customerByPhone(phone: "{made.phone}") {{ name balance {{ amountCents }} }} }}', {}
     monkeypatch.setattr(Built, "finish", broken)
-    monkeypatch.setattr(Constant, "finish", broken)  # an answer every customer of the caller gets alike
+    monkeypatch.setattr(Settled, "finish", broken)  # an answer PostgreSQL wrote final
     return "query($id: ID!) { customer(id: $id) { name balance { amountCents } } }", {"id": str(made.id)}

@@ -13,15 +13,15 @@ from graphql import OperationDefinitionNode, parse
 
 from bench.workload import FULL_PROFILE
 from gateway.authz.decide import Authorizer
-from gateway.authz.model import Category, Purpose, Regime, ServiceCategory
+from gateway.authz.model import ApprovalStatus, Category, Facts, Purpose, Regime, ServiceCategory
 from gateway.authz.policy import load_policy
 from gateway.plan import Planner
 from gateway.plan.assemble import path_of
 from gateway.plan.compile import Node, NotPlanned
-from gateway.plan.sql import MARK, NotCompiled, compile_constant, compile_document, iso
-from gateway.plan.walk import Built, walk_of
+from gateway.plan.sql import MARK, compile_document, iso
+from gateway.plan.walk import Built, outcomes_of, walk_of
 from gateway.resolvers.customers import FactsCondition
-from gateway.resolvers.facts import code_condition
+from gateway.resolvers.facts import code_condition, encode
 from gateway.schema import build_schema, graphql_schema
 from tests.e2e.conftest import Gateway
 from tests.factories import make_customer
@@ -38,13 +38,16 @@ def customer_nodes(query: str) -> tuple[Node, ...]:
     return root.children
 
 
-def condition_for(division: str, purpose: str) -> Callable[[Category, str | None], FactsCondition]:
+def condition_for(
+    division: str, purpose: str, campaign: frozenset[Category] | None = None
+) -> Callable[[Category, str | None], FactsCondition]:
     found = AUTHORIZER.divisions[division]
 
     def condition(category: Category, scope: str | None) -> FactsCondition:
         cell = AUTHORIZER.readable_facts(
-            found, Purpose(purpose), category, service_category=ServiceCategory(scope) if scope else None
-        )
+            found, Purpose(purpose), category, service_category=ServiceCategory(scope) if scope else None,
+            campaign_categories=campaign,
+        )  # fmt: skip
         mask, codes = code_condition(cell.fields, cell.allowed)
         return FactsCondition(mask, tuple(codes))
 
@@ -58,17 +61,68 @@ def statement_for(division: str, purpose: str, query: str) -> str:
 PAGE_NODE = "query($id: ID!) { customer(id: $id) { id name services { id category plan } invoices(last: 1) { id } } }"
 
 
+EVERY_CUSTOMER = FactsCondition(0, (0,))
+
+
 def test_a_selection_its_caller_reads_whole_is_built_with_no_guard_and_no_mark() -> None:
-    constant = compile_constant(customer_nodes(PAGE_NODE), condition_for("billing_collections", "billing_collection"))
-    assert constant.constant
-    sql = constant.sql(0)
+    billing = compile_document(
+        customer_nodes(PAGE_NODE), condition_for("billing_collections", "billing_collection"), settled=EVERY_CUSTOMER
+    )
+    assert billing.settles
+    sql = billing.sql(0)
     assert "f.facts_code" not in sql and f"'{MARK}'" not in sql and "CASE WHEN" not in sql
-    # The same selection for a caller whose decisions depend on the facts is guarded: not constant.
+
+
+def test_a_settled_answer_is_written_final_and_the_others_are_marked_for_the_walk() -> None:
     marketing = condition_for("marketing", "marketing_cross_category")
-    with pytest.raises(NotCompiled):
-        compile_constant(customer_nodes(PAGE_NODE), marketing)
-    guarded = compile_document(customer_nodes(PAGE_NODE), marketing).sql(0)
-    assert "f.facts_code" in guarded and f"'{MARK}'" in guarded
+    nodes = customer_nodes(PAGE_NODE)
+    # Settled: each part guarded by the facts code, a denial written null, no item marked.
+    final = compile_document(nodes, marketing, settled=EVERY_CUSTOMER)
+    assert final.settles
+    assert "f.facts_code" in final.sql(0) and "NULL::json" in final.sql(0)
+    assert f"'{MARK}'" not in final.sql(0) and "'{}'" not in final.sql(0)
+    # Walked: a denial is {} and every item carries its service category.
+    marked = compile_document(nodes, marketing)
+    assert not marked.settles and f"'{MARK}'" in marked.sql(0) and "'{}'" in marked.sql(0)
+    # Some of each: the settled codes choose the form.
+    both = compile_document(nodes, marketing, settled=FactsCondition(0b110, (2, 4)))
+    assert both.settles
+    assert both.sql(0).startswith("CASE WHEN ((f.facts_code & 6) = ANY('{2,4}'::int[])) THEN json_build_object(")
+    assert f"'{MARK}'" in both.sql(0) and "NULL::json" in both.sql(0)
+
+
+def test_the_facts_that_settle_a_page_are_those_whose_decisions_no_service_changes() -> None:
+    # A wireless affiliate marketing its own category (total service approach): a
+    # customer of wireless alone may see only its wireless services, item by item
+    # (walked); one of two categories sees every service, one without wireless none.
+    campaign = frozenset({Category.SUBSCRIBER_LIST, Category.SERVICE, Category.BILLING})
+    nodes = customer_nodes(PAGE_NODE)
+    condition = condition_for("wireless", "marketing_same_category", campaign)
+    found = outcomes_of(nodes, AUTHORIZER, AUTHORIZER.divisions["wireless"], Purpose("marketing_same_category"), campaign, condition)
+    assert found is not None
+    mask, outcomes, settled = found
+
+    def code(*subscribed: ServiceCategory, terminated: bool = False) -> int:
+        facts = Facts(frozenset(subscribed), terminated, False, ApprovalStatus.NONE, False, False, True)
+        return encode(facts) & mask
+
+    W, L = ServiceCategory.WIRELESS, ServiceCategory.LOCAL
+    assert code(W) not in outcomes
+    both = outcomes[code(W, L)]
+    assert both.denials == ()
+    assert both.decisions.disclosed == {Category.SUBSCRIBER_LIST, Category.SERVICE, Category.BILLING}
+    assert not both.decisions.denied
+    other = outcomes[code(L)]
+    assert [key for _, key in other.denials] == ["services", "invoices"]  # in document order
+    assert other.decisions.denied == {Category.SERVICE, Category.BILLING}
+    terminated = outcomes[code(W, L, terminated=True)]  # no marketing purpose at all (SPEC 6.2)
+    assert [key for _, key in terminated.denials] == ["name", "services", "invoices"]
+    # PostgreSQL finds the settled customers by the same codes.
+    assert settled == FactsCondition(mask, tuple(sorted(outcomes)))
+    # A selection decided deeper than the Customer's own fields is never settled.
+    deeper = customer_nodes("query($id: ID!) { customer(id: $id) { services { usage { bytes cellSite } } } }")
+    care = AUTHORIZER.divisions["customer_care"]
+    assert outcomes_of(deeper, AUTHORIZER, care, Purpose("customer_care"), None, condition_for("customer_care", "customer_care")) is None
 
 
 def test_a_part_the_caller_may_never_read_is_not_in_the_statement() -> None:
