@@ -11,6 +11,7 @@ from gateway.resolvers.facts import (
     ALL_FACTS,
     FACTS_CODE_SQL,
     FIELD_MASKS,
+    codes_under,
     decode,
     encode,
     facts_by_customer,
@@ -25,6 +26,16 @@ def test_every_combination_of_facts_survives_its_code() -> None:
     assert len(every) == 2**5 * 2 * 2 * 3 * 2 * 2 * 2
     assert {decode(encode(f)) for f in every} == set(every)
     assert len({encode(f) for f in every}) == len(every)
+
+
+def test_the_codes_over_some_bits_are_every_combination_of_those_facts_and_nothing_else() -> None:
+    every = {encode(f) for f in every_facts(frozenset(CEDAR_ATTRIBUTE))}
+    assert codes_under(ALL_FACTS) == sorted(every)
+    mask = FIELD_MASKS["terminated"] | FIELD_MASKS["cpni_approval"] | FIELD_MASKS["notice_in_window"]
+    codes = codes_under(mask)
+    assert len(codes) == 2 * 3 * 2 and codes == sorted(set(codes))
+    assert {code & mask for code in every} == set(codes)
+    assert codes_under(0) == [0]
 
 
 async def test_the_database_computes_each_customers_facts(pool: asyncpg.Pool) -> None:
