@@ -120,18 +120,23 @@ def records(events: Sequence[EventContent]) -> list[EventContent]:
         if event.customer_id is None:
             rows.append([event])
             continue
-        key = (event.disclosed, event.denied, event.policy_ids)
+        key: tuple[tuple[str, ...], ...] = _shape(event)
         group = groups.get(key)
         if group is None:
-            group = groups[key] = []
+            groups[key] = group = [event]
             rows.append(group)
-        group.append(event)
+        else:
+            group.append(event)
     return [
         group[0]
         if len(group) == 1
         else group[0]._replace(customer_id=None, customer_ids=tuple(e.customer_id for e in group))  # type: ignore[misc]
         for group in rows
     ]
+
+
+# What customers treated alike share: their events' disclosed, denied and policy ids.
+_shape = operator.itemgetter(*(EventContent._fields.index(name) for name in ("disclosed", "denied", "policy_ids")))
 
 
 @dataclass(frozen=True)
@@ -152,8 +157,6 @@ class Append:
         if not events:
             raise ValueError("an append needs at least one event")
         fields = request_fields(events[0])
-        if any(request_fields(e) != fields for e in events):
-            raise ValueError("the events of one append must come from one request")
         for value, nullable in zip(fields, _NULLABLE, strict=True):
             if value is None and nullable:
                 continue
@@ -161,9 +164,12 @@ class Append:
         if fields[-1] is not None and fields[-1] not in DOCUMENT_TRUST:
             raise ValueError("unknown document trust")
         for e in events:
+            if request_fields(e) != fields:
+                raise ValueError("the events of one append must come from one request")
             if e.customer_ids is not None:
                 raise ValueError("an append takes events, not records")
-            if e.customer_id is not None and (type(e.customer_id) is not int or e.customer_id not in INT8):
+            customer_id = e.customer_id
+            if customer_id is not None and (type(customer_id) is not int or customer_id not in INT8):
                 raise TypeError("a customer id is a 64-bit integer")
         rows = []
         for r in records(events):

@@ -106,18 +106,26 @@ def request_events(
         ctx.campaign.id if ctx.campaign else None,
         operation_name,
     )
-    documents = (document_id, document_trust)
+    documents = (document_id, document_trust, None)
+    make = EventContent._make  # positional, from one tuple: several times faster than keywords
 
     def event(customer_id: int | None, disclosed: Names, denied: Names, policy_ids: Names) -> EventContent:
-        return EventContent(*request, customer_id, disclosed, denied, policy_ids, *documents)
+        return make((*request, customer_id, disclosed, denied, policy_ids, *documents))
 
     events = []
     accounted: set[str] = set()
-    for customer_id, access in sorted(ctx.decisions.by_customer.items()):
-        denied = sorted_categories(access.denied)
-        accounted.update(denied)
-        disclosed = () if withheld else sorted_categories(access.disclosed)
-        events.append(event(customer_id, disclosed, denied, tuple(sorted(access.policy_ids))))
+    # A page's customers share a few shapes of access: each shape's names are sorted once.
+    shapes: dict[tuple[frozenset[Category], frozenset[Category], frozenset[str]], tuple[Names, Names, Names]] = {}
+    by_customer = ctx.decisions.by_customer
+    for customer_id in sorted(by_customer):
+        access = by_customer[customer_id]
+        shape = (frozenset(access.disclosed), frozenset(access.denied), frozenset(access.policy_ids))
+        names = shapes.get(shape)
+        if names is None:
+            denied = sorted_categories(shape[1])
+            accounted.update(denied)
+            names = shapes[shape] = (() if withheld else sorted_categories(shape[0]), denied, tuple(sorted(shape[2])))
+        events.append(make((*request, customer_id, *names, *documents)))
     unaccounted = sorted_categories(c for c in denied_categories if Category(c).value not in accounted)
     if unaccounted or (not events and ctx.decisions.lookups):
         # A denial tied to no customer, or a lookup that found no one.
