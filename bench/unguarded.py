@@ -9,7 +9,7 @@ process and nowhere else:
   planned path's, gateway/plan: every boundary and every per-service
   check goes through it): no Cedar, no memo;
 * the authorizer allows everything and reads no fact (``decide``,
-  ``relevant_facts``, ``facts_read_in``), so the planner does what a
+  ``relevant_facts``), so the planner does what a
   gateway without authorization would: no facts read, every answer
   PostgreSQL's as written (`gateway.plan.walk.Settled`);
 * the campaign gate (:class:`gateway.campaigns.CampaignGate`) accepts the
@@ -92,7 +92,7 @@ def allow_deciding(self: Authorizer, *args: Any, **kwargs: Any) -> Decision:
 
 
 def no_facts(self: Authorizer, *args: Any, **kwargs: Any) -> frozenset[str]:
-    """Stands in for :meth:`Authorizer.relevant_facts` and ``facts_read_in``: no decision reads a fact."""
+    """Stands in for :meth:`Authorizer.relevant_facts`: no decision reads a fact."""
     return frozenset()
 
 
@@ -139,7 +139,6 @@ PASS_THROUGHS: tuple[tuple[type, str, Any], ...] = (
     (CampaignGate, "require", any_campaign),
     (Authorizer, "decide", allow_deciding),
     (Authorizer, "relevant_facts", no_facts),
-    (Authorizer, "facts_read_in", no_facts),
     (Authorizer, "may_ever", may_always),
     (Authorizer, "readable_facts", everyone_readable),
 )

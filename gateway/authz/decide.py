@@ -65,7 +65,6 @@ class Authorizer:
         # Per cell, the facts its decisions depend on (a few of them, often none).
         self._cell_facts: dict[tuple[object, ...], Callable[[Facts], tuple[object, ...]]] = {}
         self._cell_relevant: dict[tuple[object, ...], frozenset[str]] = {}
-        self._cell_reads: dict[tuple[object, ...], frozenset[str]] = {}
         self._misses = 0
         self._perform = lru_cache(maxsize=1024)(self._perform_key)
         self._ever = lru_cache(maxsize=4096)(self._ever_key)
@@ -218,27 +217,6 @@ class Authorizer:
                 self._cell_relevant.clear()
             found = self._cell_relevant[cell] = self._relevant(
                 (division, Purpose(purpose), Category(category), campaign_categories)
-            )
-        return found
-
-    def facts_read_in(
-        self, division: Division, purpose: Purpose, *, campaign_categories: frozenset[Category] | None = None
-    ) -> frozenset[str]:
-        """The `Facts` fields any decision of a request of this cell can depend on (every category's, together).
-
-        A request decides for one division, purpose and campaign only: facts
-        outside these are never read, so they need not be loaded.
-        """
-        cell = (self._who(division), purpose, campaign_categories)
-        found = self._cell_reads.get(cell)
-        if found is None:
-            if len(self._cell_reads) > 4096:  # as relevant_facts
-                self._cell_reads.clear()
-            found = self._cell_reads[cell] = frozenset().union(
-                *(
-                    self.relevant_facts(division, purpose, category, campaign_categories=campaign_categories)
-                    for category in Category
-                )
             )
         return found
 

@@ -28,7 +28,7 @@ from gateway.authz.model import Category, Decision, Facts
 from gateway.errors import FieldError
 from gateway.plan.assemble import Complete, FetchStep, Link, Step, complete_of, path_of
 from gateway.plan.compile import Node, NotPlanned
-from gateway.plan.sql import Document, NotCompiled, compile_document, month_of, page_argument
+from gateway.plan.sql import PER_SERVICE, Document, NotCompiled, compile_document, month_of, page_argument
 from gateway.plan.walk import Built, Outcome, Settled, Walk, outcomes_of, walk_of
 from gateway.resolvers import billing, consent, customers, services
 from gateway.resolvers.batch import Batch, combined
@@ -199,14 +199,19 @@ class Answering(NamedTuple):
 
 def _answering(nodes: tuple[Node, ...], ctx: RequestContext) -> Answering | None:
     decisions = ctx.decisions
-    reads = decisions.authorizer.facts_read_in(ctx.division, ctx.purpose, campaign_categories=decisions.campaign_categories)
+    authorizer, campaign = decisions.authorizer, decisions.campaign_categories
+    # The statement computes only the facts its decisions read: those of the selection's
+    # boundaries, and of the categories a page's filter is matched on (gateway.schema.lookups).
+    reads: set[str] = set()
+    for category in _categories_decided("Customer", nodes) | {Category.SUBSCRIBER_LIST, Category.SERVICE}:
+        reads |= authorizer.relevant_facts(ctx.division, ctx.purpose, category, campaign_categories=campaign)
     facts = facts_mask(reads)
 
     def condition(category: Category, scope: str | None) -> FactsCondition:
         return readable_condition(ctx, category, scope)
 
     walk = walk_of("Customer", nodes)
-    settling = outcomes_of(nodes, decisions.authorizer, ctx.division, ctx.purpose, decisions.campaign_categories, condition)
+    settling = outcomes_of(nodes, authorizer, ctx.division, ctx.purpose, campaign, condition)
     try:
         if settling is None:
             return Answering(compile_document(nodes, condition, facts), walk, {})
@@ -214,6 +219,20 @@ def _answering(nodes: tuple[Node, ...], ctx: RequestContext) -> Answering | None
         return Answering(compile_document(nodes, condition, facts, settled=settled), walk, outcomes, mask)
     except NotCompiled:
         return None
+
+
+def _categories_decided(type_name: str, nodes: tuple[Node, ...]) -> set[Category]:
+    """Every category a decision under ``nodes`` is asked for: their boundaries' and per-service items'."""
+    found: set[Category] = set()
+    for node in nodes:
+        if node.boundary is not None:
+            found.add(node.boundary.category)
+        item = PER_SERVICE.get((type_name, node.name))
+        if item is not None:
+            found.add(item)
+        if node.children is not None:
+            found |= _categories_decided(node.type_name, node.children)
+    return found
 
 
 def _answered(root: Node) -> Node | None:
