@@ -13,6 +13,7 @@ text a client sent.
 
 from __future__ import annotations
 
+import collections
 import os
 import time
 from collections.abc import Iterator
@@ -91,17 +92,16 @@ class Metrics:
         self.requests.labels(division, purpose, outcome).inc()
         self.request_seconds.observe(seconds)
         if decisions is not None:
-            # Counted first: a page of 50 customers has a few distinct (category, outcome) pairs.
-            allowed: dict[str, int] = {}
-            denied: dict[str, int] = {}
-            for access in decisions.by_customer.values():
-                for category in access.disclosed:  # categories are StrEnum members: their names
-                    allowed[category] = allowed.get(category, 0) + 1
-                for category in access.denied:
-                    denied[category] = denied.get(category, 0) + 1
-            for counts, outcome in ((allowed, "allow"), (denied, "deny")):
-                for name, count in counts.items():
-                    self.decisions.labels(str(name), outcome).inc(count)
+            # Counted by shape first: a page of 50 customers has a few shapes of access between them.
+            shapes = collections.Counter(shape for _, shape in decisions.shapes())
+            counts: dict[tuple[str, str], int] = {}
+            for shape, customers in shapes.items():
+                for categories, outcome in ((shape.disclosed, "allow"), (shape.denied, "deny")):
+                    for category in categories:  # categories are StrEnum members: their names
+                        key = (str(category), outcome)
+                        counts[key] = counts.get(key, 0) + customers
+            for (name, outcome), count in counts.items():
+                self.decisions.labels(name, outcome).inc(count)
 
     def audit_group(self, requests: int, committed: bool) -> None:
         """An audit group commit of ``requests`` requests ended (gateway/audit/group.py)."""

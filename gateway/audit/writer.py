@@ -41,7 +41,7 @@ from gateway.db import DatabaseError, close_pool, create_pool
 from gateway.resolvers.database import DATABASE_ERRORS
 
 if TYPE_CHECKING:
-    from gateway.schema.context import RequestContext
+    from gateway.schema.context import RequestContext, Shape
 
 log = logging.getLogger("cpni_gateway.audit")
 
@@ -114,19 +114,17 @@ def request_events(
 
     events = []
     accounted: set[str] = set()
-    # A page's customers share a few shapes of access: each shape's names are sorted once.
-    shapes: dict[tuple[frozenset[Category], frozenset[Category], frozenset[str]], tuple[Names, Names, Names]] = {}
-    by_customer = ctx.decisions.by_customer
-    for customer_id in sorted(by_customer):
-        access = by_customer[customer_id]
-        shape = (frozenset(access.disclosed), frozenset(access.denied), frozenset(access.policy_ids))
-        names = shapes.get(shape)
+    # A page's customers share a few shapes: each shape's names are sorted once.
+    names_of: dict[Shape, tuple[Names, Names, Names]] = {}
+    for customer_id, shape in ctx.decisions.shapes():
+        names = names_of.get(shape)
         if names is None:
-            denied = sorted_categories(shape[1])
+            denied = sorted_categories(shape.denied)
             accounted.update(denied)
-            names = shapes[shape] = (() if withheld else sorted_categories(shape[0]), denied, tuple(sorted(shape[2])))
+            disclosed = () if withheld else sorted_categories(shape.disclosed)
+            names = names_of[shape] = (disclosed, denied, tuple(sorted(shape.policy_ids)))
         events.append(make((*request, customer_id, *names, *documents)))
-    unaccounted = sorted_categories(c for c in denied_categories if Category(c).value not in accounted)
+    unaccounted = sorted_categories({Category(c).value for c in set(denied_categories)} - accounted)
     if unaccounted or (not events and ctx.decisions.lookups):
         # A denial tied to no customer, or a lookup that found no one.
         events.append(event(None, (), unaccounted, ()))

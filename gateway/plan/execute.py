@@ -17,6 +17,8 @@ complete; the endpoint then runs the reference path on a fresh context.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from datetime import datetime
+from functools import cached_property
 from types import ModuleType
 from typing import Any, NamedTuple
 
@@ -311,6 +313,11 @@ class Execution:
         else:
             self.decisions.record(customer_id, category, service_category, decision)
         return decision.allowed
+
+    @cached_property
+    def this_month(self) -> str:
+        """The month a usage summary is for when none is asked, as the reference path reads it (once per request)."""
+        return datetime.now().strftime("%Y-%m")
 
     # -- the waves -----------------------------------------------------------
 

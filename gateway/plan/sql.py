@@ -368,7 +368,7 @@ def month_of(run: Execution, node: Node) -> str:
     """The month a usage summary is for (this month when not given), as the reference path reads it."""
     month = run.arguments(node).get("month")
     if month is None:
-        return datetime.now().strftime("%Y-%m")
+        return run.this_month
     if not is_month(month):
         raise NotPlanned()
     return str(month)

@@ -5,7 +5,7 @@ Built fresh for every request in the ASGI app; nothing here outlives it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import asyncpg
@@ -32,13 +32,18 @@ class AuditRecorder(Protocol):
     async def record_within(self, conn: Any, ctx: RequestContext, operation_name: str | None) -> int: ...
 
 
-@dataclass
 class CustomerAccess:
-    """What one request disclosed and denied about one customer (for the audit trail)."""
+    """What one request disclosed and denied about one customer (for the audit trail).
 
-    disclosed: set[Category] = field(default_factory=set)
-    denied: set[Category] = field(default_factory=set)
-    policy_ids: set[str] = field(default_factory=set)
+    A plain class with slots: a page makes one per customer.
+    """
+
+    __slots__ = ("disclosed", "denied", "policy_ids")
+
+    def __init__(self) -> None:
+        self.disclosed: set[Category] = set()
+        self.denied: set[Category] = set()
+        self.policy_ids: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -71,8 +76,26 @@ class Alike(NamedTuple):
         )
 
 
+class Shape(NamedTuple):
+    """What a request disclosed, denied and cited about one customer: customers treated alike share one."""
+
+    disclosed: frozenset[Category]
+    denied: frozenset[Category]
+    policy_ids: frozenset[str]
+
+
+PUBLIC_ONLY = Shape(frozenset({Category.PUBLIC}), frozenset(), frozenset())
+
+
 class Decisions:
-    """Asks the authorizer about this request's customers and remembers every answer."""
+    """Asks the authorizer about this request's customers and remembers every answer.
+
+    What each customer was disclosed and denied is kept three ways, the
+    cheapest that holds it: customers only seen with their PUBLIC fields (a
+    set), customers whose decisions are one `Alike` (a page of settled
+    customers, gateway.plan.walk), and customers decided one decision at a
+    time (a `CustomerAccess` each). :meth:`shapes` reads them together.
+    """
 
     def __init__(
         self,
@@ -90,12 +113,43 @@ class Decisions:
         self.by_customer: dict[int, CustomerAccess] = {}
         self.lookups = 0
         self._memo: dict[tuple[int, Category, str | None], Decision] = {}
+        self._public: set[int] = set()
+        self._alike: dict[int, Alike] = {}
 
     def _access(self, customer_id: int) -> CustomerAccess:
         access = self.by_customer.get(customer_id)
         if access is None:
             access = self.by_customer[customer_id] = CustomerAccess()
+            alike = self._alike.pop(customer_id, None)
+            if alike is not None:  # decided one at a time from now on: its decisions so far come along
+                access.disclosed |= alike.disclosed
+                access.denied |= alike.denied
+                access.policy_ids |= alike.policy_ids
         return access
+
+    def shapes(self) -> list[tuple[int, Shape]]:
+        """Every customer's shape, in customer id order; customers recorded alike share one object."""
+        public, alike, by_customer = self._public, self._alike, self.by_customer
+        shared: dict[tuple[int, bool], Shape] = {}
+        found: list[tuple[int, Shape]] = []
+        for customer_id in sorted(public.union(alike, by_customer)):
+            seen = customer_id in public
+            access = by_customer.get(customer_id)
+            if access is not None:
+                disclosed = access.disclosed | {Category.PUBLIC} if seen else access.disclosed
+                found.append((customer_id, Shape(frozenset(disclosed), frozenset(access.denied), frozenset(access.policy_ids))))
+                continue
+            decided = alike.get(customer_id)
+            if decided is None:
+                found.append((customer_id, PUBLIC_ONLY))
+                continue
+            key = (id(decided), seen)
+            shape = shared.get(key)
+            if shape is None:
+                shown = decided.disclosed | PUBLIC_ONLY.disclosed if seen else decided.disclosed
+                shape = shared[key] = Shape(shown, decided.denied, decided.policy_ids)
+            found.append((customer_id, shape))
+        return found
 
     def note_lookup(self) -> None:
         """A lookup ran (by phone number): it is audited even when it found no one."""
@@ -103,7 +157,7 @@ class Decisions:
 
     def note_public(self, customer_id: int) -> None:
         """A customer appeared in the response with its PUBLIC fields."""
-        self._access(customer_id).disclosed.add(Category.PUBLIC)
+        self._public.add(customer_id)
 
     def note_disclosed(self, customer_id: int, categories: frozenset[Category], decision: Decision) -> None:
         """Categories of a customer shown by an operation the caller was allowed (``decision``)."""
@@ -157,10 +211,15 @@ class Decisions:
         self._record(customer_id, category, decision)
 
     def record_alike(self, customer_id: int, alike: Alike) -> None:
-        """:meth:`record` for each of ``alike``'s decisions (no service in scope), at once."""
-        memo = self._memo
-        for category, decision in alike.decisions:
-            memo[(customer_id, category, None)] = decision
+        """What :meth:`record` of each of ``alike``'s decisions (no service in scope) records, at once.
+
+        (The memo is not written: a decision asked again is made again, the same.)
+        """
+        if customer_id not in self.by_customer:
+            found = self._alike.get(customer_id)
+            if found is None or found is alike:
+                self._alike[customer_id] = alike
+                return
         access = self._access(customer_id)
         access.disclosed |= alike.disclosed
         access.denied |= alike.denied

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -296,6 +297,34 @@ async def test_metrics_count_requests_decisions_audit_writes_and_pool_use(fresh:
     assert value(found, "cpni_gateway_pool_connections", state="max") == fresh.settings.pool_max_size
     assert value(found, "cpni_gateway_pool_connections", state="in_use") == 0
     assert leaks_in(response.text) == []
+
+
+async def test_decision_metrics_count_each_customer_of_a_page_once_per_category_and_effect(
+    fresh: Gateway, pool: asyncpg.Pool
+) -> None:
+    prefix = f"Metered {uuid.uuid4().hex[:8]}"
+    for approval in ("OPT_IN", "OPT_IN", "OPT_OUT"):
+        await make_customer(pool, services=("LOCAL",), approval=approval, name=f"{prefix} {approval}")
+    campaign = await approved_campaign(pool, "marketing", "marketing_cross_category")
+    before = samples((await fresh.client.get("/metrics")).text)
+    page = await fresh.query(
+        "query($p: String) { customers(first: 10, filter: {namePrefix: $p}) { edges { node { name email } } } }",
+        division="marketing",
+        purpose="marketing_cross_category",
+        variables={"p": prefix},
+        headers={"X-Campaign-Id": campaign},
+    )
+    assert page.status_code == 200 and len(page.json()["errors"]) == 1  # the opted-out customer's email
+    after = samples((await fresh.client.get("/metrics")).text)
+
+    def counted(category: str, effect: str) -> float:
+        name = "cpni_gateway_decisions_total"
+        return value(after, name, category=category, effect=effect) - value(before, name, category=category, effect=effect)
+
+    # The filter and the name read SUBSCRIBER_LIST: one decision per customer, not two.
+    assert counted("SUBSCRIBER_LIST", "allow") == 3
+    assert counted("CONTACT", "allow") == 2 and counted("CONTACT", "deny") == 1
+    assert counted("SUBSCRIBER_LIST", "deny") == 0
 
 
 # -- /metrics across worker processes -------------------------------------------------------------------
