@@ -318,19 +318,24 @@ async def customer_page(db: Database, query: CustomerQuery) -> list[tuple[Custom
         f" ORDER BY c.id LIMIT {limit}"
     )
     if query.answer is not None:
-        # The page as one JSON text: one value to decode instead of a row per customer
-        # (each answer a JSON string when it is kept as text).
-        answer = "p.answer::text" if query.answer.text else "p.answer"
+        # The page as one row of three arrays, in page order: asyncpg decodes them as a
+        # whole, and an answer kept as text is never escaped into JSON and back.
         check = query.answer.check
         checked = _check_column(check, args)
         page = (
-            f"SELECT coalesce(json_agg(json_build_array(p.id, p.facts_code, {answer})), '[]')::text{checked}"
-            f" FROM ({sql}) p"
+            "SELECT array_agg(p.id) AS ids, array_agg(p.facts_code) AS codes, array_agg(p.answer::text) AS answers"
+            f"{checked} FROM ({sql}) p"
         )
         (record,) = await _answered(db, page, args)
         if check is not None:
             check.seen(record["checked"])
-        return [(AnsweredRow(cid, answer, code), decode(code)) for cid, code, answer in orjson.loads(record[0])]
+        if record["ids"] is None:
+            return []  # no customer: array_agg of no rows is null
+        load: Callable[[str], Any] = str if query.answer.text else orjson.loads  # str(text) is text itself
+        return [
+            (AnsweredRow(cid, load(answer), code), decode(code))
+            for cid, code, answer in zip(record["ids"], record["codes"], record["answers"], strict=True)
+        ]
     rows = await db.fetch(sql, *args)
     return [
         (
