@@ -23,6 +23,7 @@ from graphql import (
     OperationType,
     execute,
 )
+from graphql.execution.values import VariableValues
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -156,8 +157,9 @@ class GraphQLEndpoint:
         if self.planner is None:
             return None
         plan = self.planner.plan(
-            prepared.text, prepared.document, prepared.operation, prepared.raw_variables, digest=prepared.digest
-        )
+            prepared.text, prepared.document, prepared.operation, prepared.raw_variables,
+            digest=prepared.digest, coerced=prepared.variables,
+        )  # fmt: skip
         if plan is None:
             return None
         try:
@@ -336,7 +338,7 @@ class GraphQLEndpoint:
         digest = hashlib.sha256(resolved.text.encode("utf-8", "surrogatepass")).digest()
         try:
             variables = coerce_variables(self.schema, operation, raw_variables)
-            self.cost(digest, document.document, operation, variables)
+            self.cost(digest, document.document, operation, variables.coerced)
         except GraphQLError as exc:
             raise Refusal((exc.extensions or {}).get("code", "QUERY_TOO_COMPLEX"), exc.message) from None
         if operation.operation == OperationType.SUBSCRIPTION:
@@ -345,7 +347,9 @@ class GraphQLEndpoint:
             # With several, an error in one would hide the writes of the others
             # (a retry would then write them twice).
             raise Refusal("BAD_USER_INPUT", "Send one mutation per request")
-        return Prepared(resolved, resolved.text, digest, document.document, operation, operation_name, raw_variables)
+        return Prepared(
+            resolved, resolved.text, digest, document.document, operation, operation_name, raw_variables, variables
+        )
 
     async def _record_refusal(
         self, request_id: str, caller: Caller, purpose: Any, operation_name: Any, document_id: str | None
@@ -388,6 +392,7 @@ class Prepared(NamedTuple):
     operation: OperationDefinitionNode
     operation_name: str | None
     raw_variables: dict[str, Any]
+    variables: VariableValues  # coerced, as execution sees them
 
     @property
     def kind(self) -> OperationType:

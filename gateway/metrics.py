@@ -13,19 +13,18 @@ text a client sent.
 
 from __future__ import annotations
 
-import collections
 import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
 if TYPE_CHECKING:
-    from gateway.schema.context import Decisions
+    from gateway.schema.context import Decisions, Shape
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 AUDIT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -85,23 +84,34 @@ class Metrics:
             registry=r,
             multiprocess_mode="livesum",
         )
-        # Set on every request: the labelled children looked up once.
+        # Set on every request: the labelled children looked up once (labels() validates and locks each call).
         self._pool_gauges = tuple(self.pool_connections.labels(state) for state in ("in_use", "idle", "max"))
+        self._request_counts: dict[tuple[str, str, str], Any] = {}
+        self._decision_counts: dict[tuple[str, str], Any] = {}
 
     def request(self, division: str, purpose: str, outcome: str, seconds: float, decisions: Decisions | None) -> None:
-        self.requests.labels(division, purpose, outcome).inc()
+        key = (division, purpose, outcome)
+        counter = self._request_counts.get(key)
+        if counter is None:  # labels the gateway chose (this module's docstring): a bounded set
+            counter = self._request_counts[key] = self.requests.labels(*key)
+        counter.inc()
         self.request_seconds.observe(seconds)
         if decisions is not None:
             # Counted by shape first: a page of 50 customers has a few shapes of access between them.
-            shapes = collections.Counter(shape for _, shape in decisions.shapes())
+            shapes: dict[Shape, int] = {}
+            for _, shape in decisions.shapes():
+                shapes[shape] = shapes.get(shape, 0) + 1
             counts: dict[tuple[str, str], int] = {}
             for shape, customers in shapes.items():
-                for categories, outcome in ((shape.disclosed, "allow"), (shape.denied, "deny")):
+                for categories, effect in ((shape.disclosed, "allow"), (shape.denied, "deny")):
                     for category in categories:  # categories are StrEnum members: their names
-                        key = (str(category), outcome)
-                        counts[key] = counts.get(key, 0) + customers
-            for (name, outcome), count in counts.items():
-                self.decisions.labels(name, outcome).inc(count)
+                        label = (str(category), effect)
+                        counts[label] = counts.get(label, 0) + customers
+            for label, count in counts.items():
+                child = self._decision_counts.get(label)
+                if child is None:
+                    child = self._decision_counts[label] = self.decisions.labels(*label)
+                child.inc(count)
 
     def audit_group(self, requests: int, committed: bool) -> None:
         """An audit group commit of ``requests`` requests ended (gateway/audit/group.py)."""

@@ -106,15 +106,19 @@ class Planner:
         raw: Mapping[str, Any],
         *,
         digest: bytes | None = None,
+        coerced: VariableValues | None = None,
     ) -> Plan | None:
         """The plan of ``operation`` with these variables, or None for the reference path.
 
-        ``digest``: the SHA-256 of ``text``, when the caller has it already.
+        ``digest``: the SHA-256 of ``text``, and ``coerced``: ``raw`` coerced,
+        when the caller has them already.
         """
-        coerced = get_variable_values(self.schema, operation.variable_definitions or (), dict(raw), hide_suggestions=True)
-        if isinstance(coerced, list):
-            self.counts["reference"] += 1
-            return None  # the reference path reports the bad variables
+        if coerced is None:
+            found = get_variable_values(self.schema, operation.variable_definitions or (), dict(raw), hide_suggestions=True)
+            if isinstance(found, list):
+                self.counts["reference"] += 1
+                return None  # the reference path reports the bad variables
+            coerced = found
         if digest is None:
             digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
         key = (digest, operation.name.value if operation.name else None)

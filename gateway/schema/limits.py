@@ -40,7 +40,7 @@ from graphql import (
     get_named_type,
     value_from_ast,
 )
-from graphql.execution.values import get_variable_values
+from graphql.execution.values import VariableValues, get_variable_values
 
 from gateway.schema.errors import BadUserInputError, QueryTooComplexError
 from gateway.schema.sized_cache import SizedCache
@@ -128,14 +128,14 @@ def limit_rules(max_depth: int, max_aliases: int) -> list[type[ASTValidationRule
 
 def coerce_variables(
     schema: GraphQLSchema, operation: OperationDefinitionNode, variables: Mapping[str, Any]
-) -> dict[str, Any]:
+) -> VariableValues:
     """The variables as execution will see them (defaults applied), or :class:`BadUserInputError`."""
     coerced = get_variable_values(
         schema, operation.variable_definitions or (), dict(variables), max_errors=1, hide_suggestions=True
     )
     if isinstance(coerced, list):
         raise BadUserInputError(coerced[0].message if coerced else "Invalid variables")
-    return dict(coerced.coerced)
+    return coerced
 
 
 def _root_type(schema: GraphQLSchema, operation: OperationDefinitionNode) -> GraphQLObjectType | None:

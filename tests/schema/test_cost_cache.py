@@ -19,7 +19,7 @@ def check(cost: CostCheck, variables: dict[str, object]) -> None:
     document = parse(QUERY)
     operation = document.definitions[0]
     assert isinstance(operation, OperationDefinitionNode)
-    coerced = coerce_variables(SCHEMA, operation, variables)
+    coerced = coerce_variables(SCHEMA, operation, variables).coerced
     cost(hashlib.sha256(QUERY.encode()).digest(), document, operation, coerced)
 
 
