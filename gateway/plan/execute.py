@@ -104,6 +104,7 @@ class Program:
         # The Customer selection PostgreSQL can build, per root (gateway.plan.sql)
         self._answered = {id(node): customer for node in roots if (customer := _answered(node)) is not None}
         self._cursors = {id(node): _selects_cursors(node) for node in roots if node.name == "customers"}
+        self._end_cursors = {id(node): _selects_end_cursor(node) for node in roots if node.name == "customers"}
         self._documents: dict[Hashable, Answering | None] = {}
         self._constant: dict[int, dict[str, Any] | None] = {}
 
@@ -141,6 +142,9 @@ class Program:
 
     def edge_cursors(self, root: Node) -> bool:
         return self._cursors.get(id(root), True)
+
+    def end_cursor(self, root: Node) -> bool:
+        return self._end_cursors.get(id(root), True)
 
     def position(self, path: list[str | int]) -> tuple[int, ...]:
         """Where ``path`` sits in the answer: its keys' places among their siblings, and list indexes."""
@@ -261,6 +265,15 @@ def _reads_variables(value: ValueNode) -> bool:
     if isinstance(value, ObjectValueNode):
         return any(_reads_variables(field.value) for field in value.fields)
     return False
+
+
+def _selects_end_cursor(root: Node) -> bool:
+    return any(
+        node.name == "endCursor"
+        for info in root.children or ()
+        if info.name == "pageInfo"
+        for node in info.children or ()
+    )
 
 
 def _selects_cursors(root: Node) -> bool:
@@ -442,7 +455,7 @@ class Execution:
                 answer = None if answering is None else self._answer(answering.document)
                 page = await page_customers(
                     ctx, args.get("first"), args.get("after"), Filter.of(args.get("filter")),
-                    answer=answer, cursors=self.program.edge_cursors(node),
+                    answer=answer, cursors=self.program.edge_cursors(node), end_cursor=self.program.end_cursor(node),
                 )  # fmt: skip
                 self.facts.update(page.facts)
                 if answering is None or answer is None:

@@ -115,8 +115,10 @@ class Decisions:
         self._memo: dict[tuple[int, Category, str | None], Decision] = {}
         self._public: set[int] = set()
         self._alike: dict[int, Alike] = {}
+        self._shapes: list[tuple[int, Shape]] | None = None  # until something more is recorded
 
     def _access(self, customer_id: int) -> CustomerAccess:
+        self._shapes = None  # every change of an access comes through here
         access = self.by_customer.get(customer_id)
         if access is None:
             access = self.by_customer[customer_id] = CustomerAccess()
@@ -128,7 +130,12 @@ class Decisions:
         return access
 
     def shapes(self) -> list[tuple[int, Shape]]:
-        """Every customer's shape, in customer id order; customers recorded alike share one object."""
+        """Every customer's shape, in customer id order; customers recorded alike share one object.
+
+        Read by the audit and the metrics of the request: made once, until something more is recorded.
+        """
+        if self._shapes is not None:
+            return self._shapes
         public, alike, by_customer = self._public, self._alike, self.by_customer
         shared: dict[tuple[int, bool], Shape] = {}
         found: list[tuple[int, Shape]] = []
@@ -149,6 +156,7 @@ class Decisions:
                 shown = decided.disclosed | PUBLIC_ONLY.disclosed if seen else decided.disclosed
                 shape = shared[key] = Shape(shown, decided.denied, decided.policy_ids)
             found.append((customer_id, shape))
+        self._shapes = found
         return found
 
     def note_lookup(self) -> None:
@@ -157,6 +165,7 @@ class Decisions:
 
     def note_public(self, customer_id: int) -> None:
         """A customer appeared in the response with its PUBLIC fields."""
+        self._shapes = None
         self._public.add(customer_id)
 
     def note_disclosed(self, customer_id: int, categories: frozenset[Category], decision: Decision) -> None:
@@ -218,6 +227,7 @@ class Decisions:
         if customer_id not in self.by_customer:
             found = self._alike.get(customer_id)
             if found is None or found is alike:
+                self._shapes = None
                 self._alike[customer_id] = alike
                 return
         access = self._access(customer_id)

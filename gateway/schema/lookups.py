@@ -108,12 +108,14 @@ async def page_customers(
     *,
     answer: Answer | None = None,
     cursors: bool = True,
+    end_cursor: bool = True,
 ) -> CustomerPage:
     """One page of customers matching ``f``, among those the caller may match.
 
     ``answer``: each customer's answer built by the same statement (the
     planner's). ``cursors``: seal every edge's cursor (else only the end
-    cursor is sealed; the edges' are None).
+    cursor is sealed; the edges' are None). ``end_cursor``: seal the end
+    cursor when the edges' are not (else it is None: nobody reads it).
 
     Every part of the answer (edges, ``endCursor``, ``hasNextPage``) comes
     from the rows the database matched with the caller's decisions in the
@@ -163,11 +165,11 @@ async def page_customers(
         edges: list[tuple[str | None, CustomerRow | AnsweredRow]] = [
             (ctx.seal_cursor(CONNECTION, bound, (row.id,)), row) for row, _ in rows
         ]
-        end_cursor = edges[-1][0] if edges else None
+        last = edges[-1][0] if edges else None
     else:
         edges = [(None, row) for row, _ in rows]
-        end_cursor = ctx.seal_cursor(CONNECTION, bound, (rows[-1][0].id,)) if rows else None
-    return CustomerPage(edges, len(matched) > first, end_cursor, facts)
+        last = ctx.seal_cursor(CONNECTION, bound, (rows[-1][0].id,)) if rows and end_cursor else None
+    return CustomerPage(edges, len(matched) > first, last, facts)
 
 
 async def find_by_phone(ctx: RequestContext, phone: str) -> tuple[CustomerRow, Facts] | None:

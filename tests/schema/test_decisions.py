@@ -53,3 +53,15 @@ def test_a_customer_recorded_alike_and_then_decision_by_decision_keeps_both() ->
 
 def test_a_customer_never_recorded_has_no_shape() -> None:
     assert decisions().shapes() == []
+
+
+def test_what_is_recorded_after_the_shapes_were_read_is_in_them_when_read_again() -> None:
+    made = decisions()
+    made.record_alike(1, SERVICE_ALLOWED)
+    assert made.shapes()[0][1].disclosed == {Category.SERVICE}
+    made.note_public(1)
+    assert made.shapes()[0][1].disclosed == {Category.SERVICE, Category.PUBLIC}
+    made.check_loaded(2, Category.CONTACT, None, OPTED_IN)
+    assert [customer_id for customer_id, _ in made.shapes()] == [1, 2]
+    made.record(1, Category.BILLING, None, Decision(False, ()))
+    assert made.shapes()[0][1].denied == {Category.BILLING}
