@@ -106,17 +106,20 @@ def compile_document(
     ``settled``: the customers whose answer is written final (by their
     facts code); the others' is marked for the walk.
     """
+    which = "false" if settled is None else _condition(settled)
+    if which != "false":
+        final = _Builder(condition, final=True)
+        written = final.object("Customer", nodes, None)
+        if which == "true":
+            return Document(written, tuple(final.arguments), facts, settles=True)
     marked = _Builder(condition)
-    if settled is None:
-        return Document(marked.object("Customer", nodes, None), tuple(marked.arguments), facts)
-    final = _Builder(condition, final=True)
-    which = _condition(settled)
-    if which == "true":
-        return Document(final.object("Customer", nodes, None), tuple(final.arguments), facts, settles=True)
-    written = final.object("Customer", nodes, None)
-    # The marked expression's placeholders follow the final one's.
-    expression = f"CASE WHEN {which} THEN {written} ELSE {shift_placeholders(marked.object('Customer', nodes, None), len(final.arguments))} END"
-    return Document(expression, (*final.arguments, *marked.arguments), facts, settles=which != "false")
+    walked = marked.object("Customer", nodes, None)
+    if which == "false":
+        return Document(walked, tuple(marked.arguments), facts)
+    # Both forms, chosen by the facts code; the marked one's placeholders follow the final one's.
+    walked = shift_placeholders(walked, len(final.arguments))
+    expression = f"CASE WHEN {which} THEN {written} ELSE {walked} END"
+    return Document(expression, (*final.arguments, *marked.arguments), facts, settles=True)
 
 
 # -- leaves: (type, field) -> SQL over the type's alias -------------------------
