@@ -3,9 +3,10 @@
 One event per customer the request read or was denied, plus one without a
 customer for a denial tied to none (a filter on a category the caller can
 never read). A request's events go to ``audit_append`` (migrations 0002,
-0004, 0007, 0008, 0010; the customers treated alike as one record), which links them into a hash chain under the chain head's
-lock. If the write fails the request fails closed (:class:`AuditUnavailable`
--> HTTP 503, no data). Never field values, never tokens.
+0004, 0007, 0008, 0010: the customers treated alike as one record), which
+links them into a hash chain under the chain head's lock. If the write
+fails the request fails closed (:class:`AuditUnavailable` -> HTTP 503, no
+data). Never field values, never tokens.
 
 Reads append after execution by group commit (:mod:`gateway.audit.group`):
 the appends of concurrent requests share one statement, one transaction and
@@ -123,7 +124,7 @@ def request_events(
             accounted.update(denied)
             disclosed = () if withheld else sorted_categories(shape.disclosed)
             names = names_of[shape] = (disclosed, denied, tuple(sorted(shape.policy_ids)))
-        events.append(make((*request, customer_id, *names, *documents)))
+        events.append(event(customer_id, *names))
     unaccounted = sorted_categories({Category(c).value for c in set(denied_categories)} - accounted)
     if unaccounted or (not events and ctx.decisions.lookups):
         # A denial tied to no customer, or a lookup that found no one.

@@ -17,7 +17,6 @@ complete; the endpoint then runs the reference path on a fresh context.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from datetime import datetime
 from functools import cached_property
 from types import ModuleType
 from typing import Any, NamedTuple
@@ -31,7 +30,7 @@ from gateway.errors import FieldError
 from gateway.plan.assemble import Complete, FetchStep, Link, Step, complete_of, path_of
 from gateway.plan.compile import Node, NotPlanned
 from gateway.plan.sql import PER_SERVICE, Document, NotCompiled, compile_document, month_of, page_argument
-from gateway.plan.walk import Built, Outcome, Settled, Walk, outcomes_of, walk_of
+from gateway.plan.walk import Built, Outcome, Settled, Walk, facts_read, outcomes_of, walk_of
 from gateway.resolvers import billing, consent, customers, services
 from gateway.resolvers.batch import Batch, combined
 from gateway.resolvers.customers import Answer, AnswerOutOfRange, FactsCondition
@@ -40,7 +39,7 @@ from gateway.resolvers.services import UsageKey
 from gateway.schema.context import RequestContext
 from gateway.schema.errors import FORBIDDEN_MESSAGE, location_of
 from gateway.schema.lookups import find_by_phone, page_customers, readable_condition
-from gateway.schema.scalars import customer_id_of
+from gateway.schema.scalars import current_month, customer_id_of
 
 Deliver = Callable[[Any], None]
 
@@ -103,8 +102,9 @@ class Program:
         self._denials: dict[int, tuple[dict[str, Any], str, str | None]] = {}
         # The Customer selection PostgreSQL can build, per root (gateway.plan.sql)
         self._answered = {id(node): customer for node in roots if (customer := _answered(node)) is not None}
-        self._cursors = {id(node): _selects_cursors(node) for node in roots if node.name == "customers"}
-        self._end_cursors = {id(node): _selects_end_cursor(node) for node in roots if node.name == "customers"}
+        pages = [node for node in roots if node.name == "customers"]
+        self._cursors = {id(node): _selects(node, "edges", "cursor") for node in pages}
+        self._end_cursors = {id(node): _selects(node, "pageInfo", "endCursor") for node in pages}
         self._documents: dict[Hashable, Answering | None] = {}
         self._constant: dict[int, dict[str, Any] | None] = {}
 
@@ -208,10 +208,8 @@ def _answering(nodes: tuple[Node, ...], ctx: RequestContext) -> Answering | None
     authorizer, campaign = decisions.authorizer, decisions.campaign_categories
     # The statement computes only the facts its decisions read: those of the selection's
     # boundaries, and of the categories a page's filter is matched on (gateway.schema.lookups).
-    reads: set[str] = set()
-    for category in _categories_decided("Customer", nodes) | {Category.SUBSCRIBER_LIST, Category.SERVICE}:
-        reads |= authorizer.relevant_facts(ctx.division, ctx.purpose, category, campaign_categories=campaign)
-    facts = facts_mask(reads)
+    decided = _categories_decided("Customer", nodes) | {Category.SUBSCRIBER_LIST, Category.SERVICE}
+    facts = facts_read(authorizer, ctx.division, ctx.purpose, campaign, decided)
 
     def condition(category: Category, scope: str | None) -> FactsCondition:
         return readable_condition(ctx, category, scope)
@@ -267,19 +265,9 @@ def _reads_variables(value: ValueNode) -> bool:
     return False
 
 
-def _selects_end_cursor(root: Node) -> bool:
-    return any(
-        node.name == "endCursor"
-        for info in root.children or ()
-        if info.name == "pageInfo"
-        for node in info.children or ()
-    )
-
-
-def _selects_cursors(root: Node) -> bool:
-    return any(
-        node.name == "cursor" for edges in root.children or () if edges.name == "edges" for node in edges.children or ()
-    )
+def _selects(root: Node, parent: str, name: str) -> bool:
+    """Whether ``root`` selects ``name`` under ``parent`` (a page's ``edges { cursor }``, ``pageInfo { endCursor }``)."""
+    return any(node.name == name for part in root.children or () if part.name == parent for node in part.children or ())
 
 
 class Execution:
@@ -330,7 +318,7 @@ class Execution:
     @cached_property
     def this_month(self) -> str:
         """The month a usage summary is for when none is asked, as the reference path reads it (once per request)."""
-        return datetime.now().strftime("%Y-%m")
+        return current_month()
 
     # -- the waves -----------------------------------------------------------
 

@@ -17,7 +17,7 @@ decisions and denials are those its facts code stands for (:class:`Settled`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
@@ -104,6 +104,20 @@ def boundaries_of(type_name: str, nodes: Sequence[Node]) -> list[tuple[Node, Cat
     return found
 
 
+def facts_read(
+    authorizer: Authorizer,
+    division: Division,
+    purpose: Purpose,
+    campaign: frozenset[Category] | None,
+    categories: Iterable[Category],
+) -> int:
+    """The bits of the facts code that the caller's decisions of ``categories`` read."""
+    read: set[str] = set()
+    for category in categories:
+        read |= authorizer.relevant_facts(division, purpose, category, campaign_categories=campaign)
+    return facts_mask(read)
+
+
 # A selection's facts are enumerated code by code: beyond this many codes its customers are walked.
 MAX_SETTLED_CODES = 512
 
@@ -130,12 +144,8 @@ def outcomes_of(
     boundaries = boundaries_of("Customer", nodes)
     if boundaries is None:
         return None
-    read: set[str] = set()
-    for _, category, items in boundaries:
-        for asked in (category, items):
-            if asked is not None:
-                read |= authorizer.relevant_facts(division, purpose, asked, campaign_categories=campaign)
-    mask = facts_mask(read)
+    decided = {asked for _, category, items in boundaries for asked in (category, items) if asked is not None}
+    mask = facts_read(authorizer, division, purpose, campaign, decided)
     codes = codes_under(mask)
     if len(codes) > MAX_SETTLED_CODES:
         return None

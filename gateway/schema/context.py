@@ -45,6 +45,12 @@ class CustomerAccess:
         self.denied: set[Category] = set()
         self.policy_ids: set[str] = set()
 
+    def add(self, shape: Shape) -> None:
+        """What ``shape`` discloses, denies and cites, added to this access."""
+        self.disclosed |= shape.disclosed
+        self.denied |= shape.denied
+        self.policy_ids |= shape.policy_ids
+
 
 @dataclass(frozen=True)
 class Campaign:
@@ -54,34 +60,41 @@ class Campaign:
     categories: frozenset[Category]
 
 
-class Alike(NamedTuple):
-    """Decisions a customer gets alike with others (gateway.plan.walk.Settled), recorded together.
-
-    ``disclosed``, ``denied`` and ``policy_ids`` are what recording each of
-    ``decisions`` adds to a customer's access.
-    """
-
-    decisions: tuple[tuple[Category, Decision], ...]
-    disclosed: frozenset[Category]
-    denied: frozenset[Category]
-    policy_ids: frozenset[str]
-
-    @classmethod
-    def of(cls, decisions: tuple[tuple[Category, Decision], ...]) -> Alike:
-        return cls(
-            decisions,
-            frozenset(c for c, d in decisions if d.allowed),
-            frozenset(c for c, d in decisions if not d.allowed),
-            frozenset(p for _, d in decisions for p in d.policy_ids),
-        )
-
-
 class Shape(NamedTuple):
     """What a request disclosed, denied and cited about one customer: customers treated alike share one."""
 
     disclosed: frozenset[Category]
     denied: frozenset[Category]
     policy_ids: frozenset[str]
+
+
+class Alike(NamedTuple):
+    """Decisions a customer gets alike with others (gateway.plan.walk.Settled), recorded together.
+
+    ``shape`` is what recording each of ``decisions`` adds to a customer's access.
+    """
+
+    decisions: tuple[tuple[Category, Decision], ...]
+    shape: Shape
+
+    @classmethod
+    def of(cls, decisions: tuple[tuple[Category, Decision], ...]) -> Alike:
+        return cls(
+            decisions,
+            Shape(
+                frozenset(c for c, d in decisions if d.allowed),
+                frozenset(c for c, d in decisions if not d.allowed),
+                frozenset(p for _, d in decisions for p in d.policy_ids),
+            ),
+        )
+
+    @property
+    def disclosed(self) -> frozenset[Category]:
+        return self.shape.disclosed
+
+    @property
+    def denied(self) -> frozenset[Category]:
+        return self.shape.denied
 
 
 PUBLIC_ONLY = Shape(frozenset({Category.PUBLIC}), frozenset(), frozenset())
@@ -124,9 +137,7 @@ class Decisions:
             access = self.by_customer[customer_id] = CustomerAccess()
             alike = self._alike.pop(customer_id, None)
             if alike is not None:  # decided one at a time from now on: its decisions so far come along
-                access.disclosed |= alike.disclosed
-                access.denied |= alike.denied
-                access.policy_ids |= alike.policy_ids
+                access.add(alike.shape)
         return access
 
     def shapes(self) -> list[tuple[int, Shape]]:
@@ -137,7 +148,7 @@ class Decisions:
         if self._shapes is not None:
             return self._shapes
         public, alike, by_customer = self._public, self._alike, self.by_customer
-        shared: dict[tuple[int, bool], Shape] = {}
+        seen_alike: dict[int, Shape] = {}  # by the Alike's id: its shape with the PUBLIC fields
         found: list[tuple[int, Shape]] = []
         for customer_id in sorted(public.union(alike, by_customer)):
             seen = customer_id in public
@@ -150,11 +161,12 @@ class Decisions:
             if decided is None:
                 found.append((customer_id, PUBLIC_ONLY))
                 continue
-            key = (id(decided), seen)
-            shape = shared.get(key)
+            if not seen:
+                found.append((customer_id, decided.shape))
+                continue
+            shape = seen_alike.get(id(decided))
             if shape is None:
-                shown = decided.disclosed | PUBLIC_ONLY.disclosed if seen else decided.disclosed
-                shape = shared[key] = Shape(shown, decided.denied, decided.policy_ids)
+                shape = seen_alike[id(decided)] = decided.shape._replace(disclosed=decided.disclosed | PUBLIC_ONLY.disclosed)
             found.append((customer_id, shape))
         self._shapes = found
         return found
@@ -230,10 +242,7 @@ class Decisions:
                 self._shapes = None
                 self._alike[customer_id] = alike
                 return
-        access = self._access(customer_id)
-        access.disclosed |= alike.disclosed
-        access.denied |= alike.denied
-        access.policy_ids |= alike.policy_ids
+        self._access(customer_id).add(alike.shape)
 
     def _record(self, customer_id: int, category: Category, decision: Decision) -> None:
         access = self._access(customer_id)

@@ -50,6 +50,11 @@ def _datetime(value: object) -> datetime:
     return parsed
 
 
+def current_month() -> str:
+    """This month as ``YYYY-MM`` (local time): the month a usage summary is for when none is asked."""
+    return datetime.now().strftime("%Y-%m")
+
+
 def is_month(text: str) -> bool:
     """``YYYY-MM`` with a real month, year 0001 or later."""
     return MONTH.fullmatch(text) is not None and text[:4] != "0000"

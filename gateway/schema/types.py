@@ -38,6 +38,7 @@ from gateway.schema.scalars import (
     Segment,
     ServiceCategory,
     ServiceStatus,
+    current_month,
     is_month,
 )
 
@@ -134,7 +135,7 @@ class Service:
     @field(USAGE, enforce=True, service_scoped=True)  # type: ignore[untyped-decorator]
     async def usage_summary(self: Any, info: Info, month: str | None = None) -> UsageSummary | None:
         if month is None:
-            month = datetime.now().strftime("%Y-%m")
+            month = current_month()
         elif not is_month(month):
             raise BadUserInputError("`month` must be YYYY-MM")
         row: UsageSummaryRow | None = await info.context.loaders.usage_summary.load((self.id, month))
