@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.multiprocess import MultiProcessCollector
 
 if TYPE_CHECKING:
-    from gateway.schema.context import Decisions, Shape
+    from gateway.schema.context import Decisions
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 AUDIT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -97,16 +97,13 @@ class Metrics:
         counter.inc()
         self.request_seconds.observe(seconds)
         if decisions is not None:
-            # Counted by shape first: a page of 50 customers has a few shapes of access between them.
-            shapes: dict[Shape, int] = {}
-            for _, shape in decisions.shapes():
-                shapes[shape] = shapes.get(shape, 0) + 1
+            # Counted by shape: a page of 50 customers has a few shapes of access between them.
             counts: dict[tuple[str, str], int] = {}
-            for shape, customers in shapes.items():
+            for shape, customers in decisions.groups():
                 for categories, effect in ((shape.disclosed, "allow"), (shape.denied, "deny")):
                     for category in categories:  # categories are StrEnum members: their names
                         label = (str(category), effect)
-                        counts[label] = counts.get(label, 0) + customers
+                        counts[label] = counts.get(label, 0) + len(customers)
             for label, count in counts.items():
                 child = self._decision_counts.get(label)
                 if child is None:

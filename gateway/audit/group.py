@@ -156,29 +156,71 @@ class Append:
         surrogate, a NUL character, a missing field): it must fail this request, not its group."""
         if not events:
             raise ValueError("an append needs at least one event")
-        fields = request_fields(events[0])
-        for value, nullable in zip(fields, _NULLABLE, strict=True):
-            if value is None and nullable:
-                continue
-            _check_text(value)
-        if fields[-1] is not None and fields[-1] not in DOCUMENT_TRUST:
-            raise ValueError("unknown document trust")
+        fields = _checked_fields(events[0])
         for e in events:
             if request_fields(e) != fields:
                 raise ValueError("the events of one append must come from one request")
             if e.customer_ids is not None:
                 raise ValueError("an append takes events, not records")
-            customer_id = e.customer_id
-            if customer_id is not None and (type(customer_id) is not int or customer_id not in INT8):
-                raise TypeError("a customer id is a 64-bit integer")
-        rows = []
-        for r in records(events):
+            _check_customer(e.customer_id)
+        return cls._packed(fields, records(events), len(events))
+
+    @classmethod
+    def of_records(cls, rows: Sequence[EventContent]) -> Append:
+        """:meth:`of` the events ``rows`` stand for, given as :func:`records` makes them
+        (gateway.audit.writer.request_records: a page's customers alike never become events)."""
+        if not rows:
+            raise ValueError("an append needs at least one event")
+        fields = _checked_fields(rows[0])
+        events = 0
+        seen: set[int] = set()
+        for r in rows:
+            if request_fields(r) != fields:
+                raise ValueError("the rows of one append must come from one request")
+            customers = r.customer_ids
+            if customers is None:
+                _check_customer(r.customer_id)
+                customers = () if r.customer_id is None else (r.customer_id,)
+                events += 1
+            else:
+                if r.customer_id is not None or len(customers) < 2:
+                    raise ValueError("a record stands for two or more customers, without a customer id")
+                # All at once (a page's record holds 50): integers, and the extremes in range.
+                if set(map(type, customers)) != {int} or min(customers) < INT8.start or max(customers) >= INT8.stop:
+                    raise TypeError("a customer id is a 64-bit integer")
+                events += len(customers)
+            before = len(seen)
+            seen.update(customers)
+            if len(seen) - before != len(customers):
+                raise ValueError("a customer has one event per request")
+        return cls._packed(fields, rows, events)
+
+    @classmethod
+    def _packed(cls, fields: tuple[str | None, ...], rows: Sequence[EventContent], events: int) -> Append:
+        packed = []
+        for r in rows:
             members = None if r.customer_ids is None else "{" + ",".join(map(str, r.customer_ids)) + "}"
-            rows.append((r.customer_id, members, names_literal(r.disclosed), names_literal(r.denied),
-                         names_literal(r.policy_ids), r.digest()))
+            packed.append((r.customer_id, members, names_literal(r.disclosed), names_literal(r.denied),
+                           names_literal(r.policy_ids), r.digest()))  # fmt: skip
         # Spreads requests over the chains; any free chain is taken anyway.
-        hint = zlib.crc32(events[0].request_id.encode()) & 0x7FFFFFFF
-        return cls(hint, fields, tuple(rows), len(events))
+        hint = zlib.crc32(rows[0].request_id.encode()) & 0x7FFFFFFF
+        return cls(hint, fields, tuple(packed), events)
+
+
+def _checked_fields(event: EventContent) -> tuple[str | None, ...]:
+    fields = request_fields(event)
+    for value, nullable in zip(fields, _NULLABLE, strict=True):
+        if value is None and nullable:
+            continue
+        _check_text(value)
+    if fields[-1] is not None and fields[-1] not in DOCUMENT_TRUST:
+        raise ValueError("unknown document trust")
+    return fields
+
+
+def _check_customer(customer_id: object) -> None:
+    if customer_id is not None and (type(customer_id) is not int or customer_id not in INT8):
+        raise TypeError("a customer id is a 64-bit integer")
 
 
 # Literals of lists of names already checked: categories and policy ids, a

@@ -96,40 +96,78 @@ def request_events(
     categories of the request's FORBIDDEN errors; those no customer's event
     accounts for get an event without a customer.
     """
-    document_id, document_trust = ctx.trusted_document or (None, None)
-    # The request's fields, in EventContent's order: positional is several times faster than keywords.
-    request = (
-        ctx.request_id,
-        ctx.client,
-        ctx.division.id,
-        ctx.purpose.value,
-        Regime(regime).value,
-        ctx.campaign.id if ctx.campaign else None,
-        operation_name,
-    )
-    documents = (document_id, document_trust, None)
-    make = EventContent._make  # positional, from one tuple: several times faster than keywords
+    request = _Request(ctx, operation_name, regime, withheld)
+    events = [request.event(customer_id, None, request.names(shape)) for customer_id, shape in ctx.decisions.shapes()]
+    return request.finish(events, denied_categories)
 
-    def event(customer_id: int | None, disclosed: Names, denied: Names, policy_ids: Names) -> EventContent:
-        return make((*request, customer_id, disclosed, denied, policy_ids, *documents))
 
-    events = []
-    accounted: set[str] = set()
-    # A page's customers share a few shapes: each shape's names are sorted once.
-    names_of: dict[Shape, tuple[Names, Names, Names]] = {}
-    for customer_id, shape in ctx.decisions.shapes():
-        names = names_of.get(shape)
+def request_records(
+    ctx: RequestContext,
+    operation_name: str | None,
+    regime: Regime,
+    *,
+    withheld: bool = False,
+    denied_categories: Iterable[Category | str] = (),
+) -> list[EventContent]:
+    """:func:`~gateway.audit.group.records` of :func:`request_events`, without an event per customer.
+
+    The customers of one shape (`Decisions.groups`) become their record at
+    once: a page of 50 customers alike is one row, made as one.
+    """
+    request = _Request(ctx, operation_name, regime, withheld)
+    rows = [
+        request.event(customers[0], None, request.names(shape))
+        if len(customers) == 1
+        else request.event(None, customers, request.names(shape))
+        for shape, customers in ctx.decisions.groups()
+    ]
+    return request.finish(rows, denied_categories)
+
+
+class _Request:
+    """What every event of one request shares, and the names of each shape (sorted once per shape)."""
+
+    __slots__ = ("fields", "documents", "withheld", "accounted", "lookups", "_names")
+
+    def __init__(self, ctx: RequestContext, operation_name: str | None, regime: Regime, withheld: bool) -> None:
+        document_id, document_trust = ctx.trusted_document or (None, None)
+        # EventContent's fields in order: positional is several times faster than keywords.
+        self.fields = (
+            ctx.request_id,
+            ctx.client,
+            ctx.division.id,
+            ctx.purpose.value,
+            Regime(regime).value,
+            ctx.campaign.id if ctx.campaign else None,
+            operation_name,
+        )
+        self.documents = (document_id, document_trust)
+        self.withheld = withheld
+        self.accounted: set[str] = set()
+        self.lookups = ctx.decisions.lookups
+        self._names: dict[Shape, tuple[Names, Names, Names]] = {}
+
+    def names(self, shape: Shape) -> tuple[Names, Names, Names]:
+        """``shape``'s disclosed, denied and policy ids, sorted (nothing disclosed when withheld)."""
+        names = self._names.get(shape)
         if names is None:
             denied = sorted_categories(shape.denied)
-            accounted.update(denied)
-            disclosed = () if withheld else sorted_categories(shape.disclosed)
-            names = names_of[shape] = (disclosed, denied, tuple(sorted(shape.policy_ids)))
-        events.append(event(customer_id, *names))
-    unaccounted = sorted_categories({Category(c).value for c in set(denied_categories)} - accounted)
-    if unaccounted or (not events and ctx.decisions.lookups):
-        # A denial tied to no customer, or a lookup that found no one.
-        events.append(event(None, (), unaccounted, ()))
-    return events
+            self.accounted.update(denied)
+            disclosed = () if self.withheld else sorted_categories(shape.disclosed)
+            names = self._names[shape] = (disclosed, denied, tuple(sorted(shape.policy_ids)))
+        return names
+
+    def event(
+        self, customer_id: int | None, customer_ids: tuple[int, ...] | None, names: tuple[Names, Names, Names]
+    ) -> EventContent:
+        return EventContent._make((*self.fields, customer_id, *names, *self.documents, customer_ids))
+
+    def finish(self, events: list[EventContent], denied_categories: Iterable[Category | str]) -> list[EventContent]:
+        unaccounted = sorted_categories({Category(c).value for c in set(denied_categories)} - self.accounted)
+        if unaccounted or (not events and self.lookups):
+            # A denial tied to no customer, or a lookup that found no one.
+            events.append(self.event(None, None, ((), unaccounted, ())))
+        return events
 
 
 def not_yet_recorded(events: Sequence[EventContent], recorded: Sequence[EventContent]) -> list[EventContent]:
@@ -257,28 +295,36 @@ class AuditWriter:
         (nothing, for the mutations of today's schema) is written.
         """
         try:
-            events = request_events(
-                ctx, operation_name, self.regime, withheld=withheld, denied_categories=denied_categories
-            )
-            if ctx.audit_committed is not None:
+            if ctx.audit_committed is None:
+                rows = request_records(
+                    ctx, operation_name, self.regime, withheld=withheld, denied_categories=denied_categories
+                )
+                append = Append.of_records(rows) if rows else None
+            else:
+                events = request_events(
+                    ctx, operation_name, self.regime, withheld=withheld, denied_categories=denied_categories
+                )
                 events = not_yet_recorded(events, ctx.audit_committed)
+                append = Append.of(events) if events else None
         except (ValueError, TypeError) as exc:
             log.error("request %s: audit event not encodable (%s)", ctx.request_id, type(exc).__name__)
             raise AuditUnavailable() from None
-        return await self._durably(ctx.request_id, events)
+        return 0 if append is None else await self._durably(ctx.request_id, append)
 
     async def record_refusal(self, event: EventContent) -> int:
         """Write the one event of a request refused before it read anything (e.g. not registered)."""
-        return await self._durably(event.request_id, [event])
-
-    async def _durably(self, request_id: str, events: Sequence[EventContent]) -> int:
         try:
-            return await self.append(events)
+            append = Append.of([event])
+        except (ValueError, TypeError) as exc:  # a value the trail cannot encode (e.g. a lone surrogate)
+            log.error("request %s: audit event not encodable (%s)", event.request_id, type(exc).__name__)
+            raise AuditUnavailable() from None
+        return await self._durably(event.request_id, append)
+
+    async def _durably(self, request_id: str, append: Append) -> int:
+        try:
+            return await self._submit(append)
         except AuditUnavailable as exc:
             log.warning("request %s: audit write failed (%s)", request_id, exc.args[0] if exc.args else "")
-            raise AuditUnavailable() from None
-        except (ValueError, TypeError) as exc:  # a value the trail cannot encode (e.g. a lone surrogate)
-            log.error("request %s: audit event not encodable (%s)", request_id, type(exc).__name__)
             raise AuditUnavailable() from None
 
     async def record_within(self, conn: Connection, ctx: RequestContext, operation_name: str | None) -> int:
@@ -316,7 +362,9 @@ class AuditWriter:
         """
         if not events:
             return 0
-        append = Append.of(events)
+        return await self._submit(Append.of(events))
+
+    async def _submit(self, append: Append) -> int:
         try:
             return await self.group.submit(append)
         except CommitFailed as exc:

@@ -129,9 +129,10 @@ class Decisions:
         self._public: set[int] = set()
         self._alike: dict[int, Alike] = {}
         self._shapes: list[tuple[int, Shape]] | None = None  # until something more is recorded
+        self._groups: list[tuple[Shape, tuple[int, ...]]] | None = None  # as _shapes
 
     def _access(self, customer_id: int) -> CustomerAccess:
-        self._shapes = None  # every change of an access comes through here
+        self._shapes = self._groups = None  # every change of an access comes through here
         access = self.by_customer.get(customer_id)
         if access is None:
             access = self.by_customer[customer_id] = CustomerAccess()
@@ -171,13 +172,31 @@ class Decisions:
         self._shapes = found
         return found
 
+    def groups(self) -> list[tuple[Shape, tuple[int, ...]]]:
+        """The customers of each shape (:meth:`shapes` grouped), in customer id order; groups in the order of their first.
+
+        A page of 50 customers has a few shapes between them: the audit
+        writes one record per shape and the metrics count per shape.
+        """
+        if self._groups is not None:
+            return self._groups
+        members: dict[Shape, list[int]] = {}
+        for customer_id, shape in self.shapes():
+            found = members.get(shape)
+            if found is None:
+                members[shape] = [customer_id]
+            else:
+                found.append(customer_id)
+        self._groups = [(shape, tuple(ids)) for shape, ids in members.items()]
+        return self._groups
+
     def note_lookup(self) -> None:
         """A lookup ran (by phone number): it is audited even when it found no one."""
         self.lookups += 1
 
     def note_public(self, customer_id: int) -> None:
         """A customer appeared in the response with its PUBLIC fields."""
-        self._shapes = None
+        self._shapes = self._groups = None
         self._public.add(customer_id)
 
     def note_disclosed(self, customer_id: int, categories: frozenset[Category], decision: Decision) -> None:
@@ -239,7 +258,7 @@ class Decisions:
         if customer_id not in self.by_customer:
             found = self._alike.get(customer_id)
             if found is None or found is alike:
-                self._shapes = None
+                self._shapes = self._groups = None
                 self._alike[customer_id] = alike
                 return
         self._access(customer_id).add(alike.shape)

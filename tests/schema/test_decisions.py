@@ -65,3 +65,25 @@ def test_what_is_recorded_after_the_shapes_were_read_is_in_them_when_read_again(
     assert [customer_id for customer_id, _ in made.shapes()] == [1, 2]
     made.record(1, Category.BILLING, None, Decision(False, ()))
     assert made.shapes()[0][1].denied == {Category.BILLING}
+
+
+def test_groups_hold_the_customers_of_each_shape_in_id_order_groups_by_their_first_customer() -> None:
+    made = decisions()
+    for customer_id in (5, 2, 9, 4):
+        made.note_public(customer_id)
+        made.record_alike(customer_id, BILLING_DENIED if customer_id % 2 else SERVICE_ALLOWED)
+    made.check_loaded(7, Category.CONTACT, None, OPTED_IN)  # decided one at a time, alone in its shape
+    groups = made.groups()
+    assert [customers for _, customers in groups] == [(2, 4), (5, 9), (7,)]
+    assert [shape for shape, _ in groups] == list(dict.fromkeys(shape for _, shape in made.shapes()))
+
+
+def test_what_is_recorded_after_the_groups_were_read_is_in_them_when_read_again() -> None:
+    made = decisions()
+    made.record_alike(1, SERVICE_ALLOWED)
+    made.record_alike(2, SERVICE_ALLOWED)
+    assert [customers for _, customers in made.groups()] == [(1, 2)]
+    made.note_public(2)  # 2 now differs from 1
+    assert [customers for _, customers in made.groups()] == [(1,), (2,)]
+    made.record(1, Category.BILLING, None, Decision(False, ()))
+    assert made.groups()[0][0].denied == {Category.BILLING}
