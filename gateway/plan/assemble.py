@@ -49,6 +49,12 @@ FetchStep = Callable[[Node, Complete], Step]
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 
 
+class Assembled(list[Any]):
+    """A list already in its response form (a settled page's edges, gateway.plan.execute): completed as it is."""
+
+    __slots__ = ()
+
+
 def path_of(link: Link) -> list[str | int]:
     """The response path a link stands for."""
     segments: list[str | int] = []
@@ -190,6 +196,8 @@ def complete_of(node: Node, leaf: Serialize | None, fetches: dict[tuple[str, str
                 if non_null:
                     raise NotPlanned()
                 return None
+            if type(value) is Assembled:
+                return value
             return [assemble(run, item, (link, index)) for index, item in enumerate(value)]
 
         return complete_objects

@@ -27,13 +27,13 @@ from graphql.execution.values import VariableValues, get_argument_values
 
 from gateway.authz.model import Category, Decision, Facts
 from gateway.errors import FieldError
-from gateway.plan.assemble import Complete, FetchStep, Link, Step, complete_of, path_of
+from gateway.plan.assemble import Assembled, Complete, FetchStep, Link, Step, complete_of, path_of
 from gateway.plan.compile import Node, NotPlanned
 from gateway.plan.sql import PER_SERVICE, Document, NotCompiled, compile_document, month_of, page_argument
 from gateway.plan.walk import Built, Outcome, Settled, Walk, facts_read, outcomes_of, walk_of
 from gateway.resolvers import billing, consent, customers, services
 from gateway.resolvers.batch import Batch, combined
-from gateway.resolvers.customers import Answer, AnswerOutOfRange, FactsCondition
+from gateway.resolvers.customers import Answer, AnsweredRow, AnswerOutOfRange, FactsCondition
 from gateway.resolvers.facts import code_of, facts_mask
 from gateway.resolvers.services import UsageKey
 from gateway.schema.context import RequestContext
@@ -105,6 +105,7 @@ class Program:
         pages = [node for node in roots if node.name == "customers"]
         self._cursors = {id(node): _selects(node, "edges", "cursor") for node in pages}
         self._end_cursors = {id(node): _selects(node, "pageInfo", "endCursor") for node in pages}
+        self._edge_layouts = {id(node): _edge_layout(node) for node in pages}
         self._documents: dict[Hashable, Answering | None] = {}
         self._constant: dict[int, dict[str, Any] | None] = {}
 
@@ -145,6 +146,9 @@ class Program:
 
     def end_cursor(self, root: Node) -> bool:
         return self._end_cursors.get(id(root), True)
+
+    def edge_layout(self, root: Node) -> EdgeLayout | None:
+        return self._edge_layouts.get(id(root))
 
     def position(self, path: list[str | int]) -> tuple[int, ...]:
         """Where ``path`` sits in the answer: its keys' places among their siblings, and list indexes."""
@@ -263,6 +267,27 @@ def _reads_variables(value: ValueNode) -> bool:
     if isinstance(value, ObjectValueNode):
         return any(_reads_variables(field.value) for field in value.fields)
     return False
+
+
+class EdgeLayout(NamedTuple):
+    """A page's one ``edges`` selection: its key, its type and its fields' keys and names (node, cursor, __typename)."""
+
+    key: str
+    type_name: str
+    fields: tuple[tuple[str, str], ...]
+    node_key: str
+
+
+def _edge_layout(root: Node) -> EdgeLayout | None:
+    """How a page's edges are laid out, when it selects them once with one ``node``; else None."""
+    edges = [part for part in root.children or () if part.name == "edges"]
+    if len(edges) != 1 or edges[0].children is None:
+        return None
+    fields = tuple((field.key, field.name) for field in edges[0].children)
+    nodes = [key for key, name in fields if name == "node"]
+    if len(nodes) != 1 or any(name not in ("node", "cursor", "__typename") for _, name in fields):
+        return None
+    return EdgeLayout(edges[0].key, edges[0].type_name, fields, nodes[0])
 
 
 def _selects(root: Node, parent: str, name: str) -> bool:
@@ -446,9 +471,13 @@ class Execution:
                     answer=answer, cursors=self.program.edge_cursors(node), end_cursor=self.program.end_cursor(node),
                 )  # fmt: skip
                 self.facts.update(page.facts)
+                edges: list[Any] | None = None
                 if answering is None or answer is None:
                     edges = [Edge(cursor, row) for cursor, row in page.edges]
-                else:
+                elif answering.document.settles:
+                    edges = self._settled_edges(node, page.edges, answering)  # type: ignore[arg-type]
+                if edges is None:
+                    assert answering is not None
                     built = answering.customer
                     edges = [Edge(cursor, built(row.id, row.answer, row.code)) for cursor, row in page.edges]  # type: ignore[union-attr]
                 value = Connection(edges, PageInfo(page.has_next, page.end_cursor))
@@ -457,6 +486,39 @@ class Execution:
         except (GraphQLError, AnswerOutOfRange):
             raise NotPlanned() from None  # the reference says how it fails
         data[node.key] = self.program.completes[id(node)](self, value, (None, node.key))
+
+
+    def _settled_edges(
+        self, root: Node, rows: list[tuple[str | None, AnsweredRow]], answering: Answering
+    ) -> Assembled | None:
+        """The edges of a page whose every customer is settled, assembled at once; None when one is walked.
+
+        What completing each customer's `Settled` would do, without an
+        edge, a `Settled` and their completion per customer: the answer's
+        text in place, the outcome's decisions recorded and its denials
+        noted at the customer's node, customer after customer.
+        """
+        layout = self.program.edge_layout(root)
+        outcomes, mask = answering.outcomes, answering.mask
+        if layout is None or not outcomes:
+            return None
+        found = [outcomes.get(row.code & mask) for _, row in rows]
+        if any(outcome is None for outcome in found):
+            return None
+        record, denials = self.decisions.record_alike, self.denials
+        here: Link = ((None, root.key), layout.key)
+        edges = Assembled()
+        for index, ((cursor, row), outcome) in enumerate(zip(rows, found, strict=True)):
+            assert outcome is not None
+            record(row.id, outcome.decisions)
+            if outcome.denials:
+                at = ((here, index), layout.node_key)
+                denials.extend((at, denial) for denial in outcome.denials)
+            edge: dict[str, Any] = {}
+            for key, name in layout.fields:
+                edge[key] = orjson.Fragment(row.answer) if name == "node" else cursor if name == "cursor" else layout.type_name
+            edges.append(edge)
+        return edges
 
 
 class Filter(NamedTuple):
