@@ -240,3 +240,42 @@ async def test_a_page_billing_may_read_whole_answers_alike_even_where_a_value_lo
     # Written final, a denial is null, not {}: the look-alike is data like any other,
     # and nothing falls back to the reference path.
     assert counts["fallback"] == before["fallback"]
+
+
+SETTLED_PAGE = """
+query($after: String) {
+  customers(first: 50, after: $after) {
+    __typename
+    edges { __typename n: node { id name services { id category } invoices(last: 1) { id period } } cursor }
+    again: pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+
+async def test_a_settled_page_with_denials_answers_alike_however_its_edges_are_laid_out(
+    gateway: Gateway, reference: Gateway, pool: asyncpg.Pool
+) -> None:
+    # Marketing under a campaign decides per customer at the Customer's own fields: every
+    # customer is settled, some with their services and invoices denied (the benchmark's Q3),
+    # and the edges are assembled at once, whatever their keys and order.
+    made = {str(cid) for cid, *_ in [await make_marked_customer(pool, p) for p in PROFILES]}
+    headers = {"X-Campaign-Id": await approved_campaign(pool, "marketing", "marketing_cross_category")}
+    call = {"division": "marketing", "purpose": "marketing_cross_category", "headers": headers}
+    counts = planner_counts(gateway)
+    before = dict(counts)
+    after, seen = None, set()
+    while made - seen:  # to the pages of the customers made here
+        planned, expected = await both(gateway, reference, pool, SETTLED_PAGE, variables={"after": after}, **call)
+        assert planned == expected
+        lean = SETTLED_PAGE.replace("__typename n: node", "n: node").replace(" cursor }", " }")
+        planned_lean, expected_lean = await both(gateway, reference, pool, lean, variables={"after": after}, **call)
+        assert planned_lean == expected_lean
+        answer = (await gateway.query(SETTLED_PAGE, variables={"after": after}, **call)).json()
+        page = answer["data"]["customers"]
+        seen |= {edge["n"]["id"] for edge in page["edges"]}
+        if made <= seen:
+            assert any(e["extensions"]["code"] == "FORBIDDEN" for e in answer["errors"])  # some are denied
+        assert page["again"]["hasNextPage"] or made <= seen
+        after = page["again"]["endCursor"]
+    assert counts["fallback"] == before["fallback"]
