@@ -29,8 +29,8 @@ from gateway.authz.model import Category, Decision, Facts
 from gateway.errors import FieldError
 from gateway.plan.assemble import Assembled, Complete, FetchStep, Link, Step, complete_of, path_of
 from gateway.plan.compile import Node, NotPlanned
-from gateway.plan.sql import PER_SERVICE, Document, NotCompiled, compile_document, month_of, page_argument
-from gateway.plan.walk import Built, Outcome, Settled, Walk, facts_read, outcomes_of, walk_of
+from gateway.plan.sql import Document, NotCompiled, compile_document, month_of, page_argument
+from gateway.plan.walk import Built, Outcome, Settled, Walk, categories_decided, facts_read, outcomes_of, walk_of
 from gateway.resolvers import billing, consent, customers, services
 from gateway.resolvers.batch import Batch, combined
 from gateway.resolvers.customers import Answer, AnsweredRow, AnswerOutOfRange, FactsCondition
@@ -212,7 +212,7 @@ def _answering(nodes: tuple[Node, ...], ctx: RequestContext) -> Answering | None
     authorizer, campaign = decisions.authorizer, decisions.campaign_categories
     # The statement computes only the facts its decisions read: those of the selection's
     # boundaries, and of the categories a page's filter is matched on (gateway.schema.lookups).
-    decided = _categories_decided("Customer", nodes) | {Category.SUBSCRIBER_LIST, Category.SERVICE}
+    decided = categories_decided("Customer", nodes) | {Category.SUBSCRIBER_LIST, Category.SERVICE}
     facts = facts_read(authorizer, ctx.division, ctx.purpose, campaign, decided)
 
     def condition(category: Category, scope: str | None) -> FactsCondition:
@@ -227,20 +227,6 @@ def _answering(nodes: tuple[Node, ...], ctx: RequestContext) -> Answering | None
         return Answering(compile_document(nodes, condition, facts, settled=settled), walk, outcomes, mask)
     except NotCompiled:
         return None
-
-
-def _categories_decided(type_name: str, nodes: tuple[Node, ...]) -> set[Category]:
-    """Every category a decision under ``nodes`` is asked for: their boundaries' and per-service items'."""
-    found: set[Category] = set()
-    for node in nodes:
-        if node.boundary is not None:
-            found.add(node.boundary.category)
-        item = PER_SERVICE.get((type_name, node.name))
-        if item is not None:
-            found.add(item)
-        if node.children is not None:
-            found |= _categories_decided(node.type_name, node.children)
-    return found
 
 
 def _answered(root: Node) -> Node | None:
@@ -505,15 +491,11 @@ class Execution:
         found = [outcomes.get(row.code & mask) for _, row in rows]
         if any(outcome is None for outcome in found):
             return None
-        record, denials = self.decisions.record_alike, self.denials
         here: Link = ((None, root.key), layout.key)
         edges = Assembled()
         for index, ((cursor, row), outcome) in enumerate(zip(rows, found, strict=True)):
             assert outcome is not None
-            record(row.id, outcome.decisions)
-            if outcome.denials:
-                at = ((here, index), layout.node_key)
-                denials.extend((at, denial) for denial in outcome.denials)
+            outcome.apply(self, row.id, row.answer, ((here, index), layout.node_key))  # type: ignore[arg-type]  # text: settles
             edge: dict[str, Any] = {}
             for key, name in layout.fields:
                 edge[key] = orjson.Fragment(row.answer) if name == "node" else cursor if name == "cursor" else layout.type_name

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
-from gateway.authz.model import Category, Decision, Division, Facts, Purpose, ServiceCategory
+from gateway.authz.model import Category, Decision, Division, Purpose, ServiceCategory
 from gateway.plan.compile import Node, NotPlanned
 from gateway.plan.sql import MARK, PER_SERVICE, Condition
 from gateway.resolvers.customers import FactsCondition
@@ -55,14 +55,88 @@ class Built(NamedTuple):
 class Outcome(NamedTuple):
     """What a selection comes to for customers of one facts code, when their facts settle it (gateway.plan.sql).
 
-    ``decisions``: every decision its walk would make (the Customer's own
-    fields; an item of a per-service list is decided as its list, for every
-    service), recorded together; ``denials``: the fields denied, each a
+    ``decisions``: the decisions at the Customer's own fields (an item of a
+    per-service list is decided as its list, for every service), recorded
+    for every such customer; ``denials``: the fields denied there, each a
     null and a FORBIDDEN error, in document order.
+
+    A selection decided deeper (a service's usage, a usage record's cell
+    site) has ``visits``: where in the answer its deeper boundaries lie. A
+    deeper decision is recorded only where the answer holds an object it
+    was asked on (``reachable``, by index), and a denied one is an error
+    at each such object; the visit finds them, in document order, with the
+    Customer's own denials among them.
     """
 
     decisions: Alike
     denials: tuple[tuple[Node, str], ...]
+    visits: tuple[Visit, ...] | None = None
+    reachable: tuple[tuple[Category, Decision], ...] = ()
+    alike: dict[frozenset[int], Alike] | None = None  # by the deeper decisions reached
+
+    def apply(self, run: Execution, customer_id: int, text: str, link: Link) -> None:
+        """Record this outcome for one customer whose answer PostgreSQL wrote final (``text``), denials at ``link``."""
+        if self.visits is None:
+            run.decisions.record_alike(customer_id, self.decisions)
+            if self.denials:
+                run.denials.extend((link, denial) for denial in self.denials)
+            return
+        reached: set[int] = set()
+        _visit(self.visits, orjson.loads(text), link, run.denials, reached)
+        key = frozenset(reached)
+        assert self.alike is not None
+        alike = self.alike.get(key)
+        if alike is None:
+            found = dict.fromkeys((*self.decisions.decisions, *(self.reachable[i] for i in sorted(key))))
+            alike = self.alike[key] = Alike.of(tuple(found))
+        run.decisions.record_alike(customer_id, alike)
+
+
+# Where a settled customer's deeper boundaries lie (Outcome.visits):
+# (DENY, denial, reachable index or -1, None): a field denied here;
+# (REACH, reachable index, None, None): a decision made here, when reached;
+# (DESCEND, key, is a list, visits): the same within each object under key;
+# (LEAVES, key, denials, reachable indexes): a list whose items hold only the
+#   former two: each item's denials, the decisions once (a usage record's cell site).
+DENY, REACH, DESCEND, LEAVES = 0, 1, 2, 3
+Visit = tuple[int, Any, Any, Any]
+
+
+def _descend(key: str, is_list: bool, inner: tuple[Visit, ...]) -> Visit:
+    if not is_list or any(kind in (DESCEND, LEAVES) for kind, *_ in inner):
+        return (DESCEND, key, is_list, inner)
+    denials = tuple(a for kind, a, _, _ in inner if kind == DENY)
+    reached = tuple(sorted({b if kind == DENY else a for kind, a, b, _ in inner} - {-1}))
+    return (LEAVES, key, denials, reached)
+
+
+def _visit(
+    visits: tuple[Visit, ...], out: dict[str, Any], link: Link, denials: list[Any], reached: set[int]
+) -> None:
+    for kind, a, b, c in visits:
+        if kind == DENY:
+            denials.append((link, a))
+            if b >= 0:
+                reached.add(b)
+        elif kind == REACH:
+            reached.add(a)
+        elif kind == LEAVES:
+            value = out[a]
+            if value:
+                here = (link, a)
+                if b:
+                    denials.extend(((here, index), denial) for index in range(len(value)) for denial in b)
+                reached.update(c)
+        else:
+            value = out[a]
+            if value is None:
+                continue  # null (or denied above): nothing under it is reached
+            here = (link, a)
+            if b:
+                for index, item in enumerate(value):
+                    _visit(c, item, (here, index), denials, reached)
+            else:
+                _visit(c, value, here, denials, reached)
 
 
 class Settled(NamedTuple):
@@ -77,31 +151,8 @@ class Settled(NamedTuple):
     outcome: Outcome
 
     def finish(self, run: Execution, link: Link) -> orjson.Fragment:
-        outcome = self.outcome
-        run.decisions.record_alike(self.customer_id, outcome.decisions)
-        if outcome.denials:
-            run.denials.extend((link, denial) for denial in outcome.denials)
+        self.outcome.apply(run, self.customer_id, self.text, link)
         return orjson.Fragment(self.text)
-
-
-def boundaries_of(type_name: str, nodes: Sequence[Node]) -> list[tuple[Node, Category, Category | None]] | None:
-    """The boundaries a walk of ``nodes`` decides, each with its per-service items' category; None if it decides deeper.
-
-    A walk that decides only at the selection's own fields asks each of them
-    once per object (and each item of a per-service list with the item's
-    category and service).
-    """
-    found: list[tuple[Node, Category, Category | None]] = []
-    for node in nodes:
-        if node.children is not None and walk_of(node.type_name, node.children) is not None:
-            return None  # something under it is decided
-        item_category = PER_SERVICE.get((type_name, node.name))
-        if node.boundary is None:
-            if item_category is not None:
-                return None
-            continue
-        found.append((node, node.boundary.category, item_category))
-    return found
 
 
 def facts_read(
@@ -135,52 +186,116 @@ def outcomes_of(
     Returns ``(mask, outcomes, settled)``: the bits of the facts code the
     selection's decisions read, the outcome of each settling code over
     them, and the condition PostgreSQL finds those customers by. A code
-    settles the selection when its walk would decide only at the Customer's
-    own fields (`boundaries_of`) and each per-service list's items as the
-    list itself, for every service, and when PostgreSQL's condition for
-    every boundary (``condition``) agrees with the decision: what the
-    walk checks customer by customer, checked once per code.
+    settles the selection when every decision its walk could make, at any
+    depth, is the same for every service in scope (a per-service list's
+    items decided as the list itself), and when PostgreSQL's condition for
+    every boundary (``condition``) agrees with the decision: what the walk
+    checks customer by customer, checked once per code.
     """
-    boundaries = boundaries_of("Customer", nodes)
-    if boundaries is None:
-        return None
-    decided = {asked for _, category, items in boundaries for asked in (category, items) if asked is not None}
-    mask = facts_read(authorizer, division, purpose, campaign, decided)
+    mask = facts_read(authorizer, division, purpose, campaign, categories_decided("Customer", nodes))
     codes = codes_under(mask)
     if len(codes) > MAX_SETTLED_CODES:
         return None
-
-    def agrees(allowed: bool, category: Category, scope: str | None, code: int) -> bool:
-        readable = condition(category, scope)
-        return allowed is ((code & readable.mask) in readable.codes)
-
-    def decide(category: Category, facts: Facts, service: ServiceCategory | None = None) -> Decision:
-        return authorizer.decide(division, purpose, category, facts, service_category=service, campaign_categories=campaign)
-
     outcomes: dict[int, Outcome] = {}
     for code in codes:
-        facts = decode(code)
-        found: dict[tuple[Category, Decision], None] = {}
-        denials: list[tuple[Node, str]] = []
-        for node, category, items in boundaries:
-            decision = decide(category, facts)
-            if not agrees(decision.allowed, category, None, code):
-                break
-            if decision.allowed and items is not None and (
-                items is not category  # its items would be recorded under another category
-                or any(decide(items, facts, s) != decision or not agrees(True, items, s.value, code) for s in ServiceCategory)
-            ):
-                break
-            if not decision.allowed:
-                denials.append((node, node.key))
-            found[(category, decision)] = None
+        settling = _Settling(authorizer, division, purpose, campaign, condition, code)
+        visits = settling.visits("Customer", nodes, nested=False, in_service=False)
+        if visits is None:
+            continue
+        base = Alike.of(tuple(settling.base))
+        denials = tuple(a for kind, a, _, _ in visits if kind == DENY)
+        if any(kind in (DESCEND, LEAVES) for kind, *_ in visits):
+            outcomes[code] = Outcome(base, denials, visits, tuple(settling.reachable), {})
         else:
-            outcomes[code] = Outcome(Alike.of(tuple(found)), tuple(denials))
+            outcomes[code] = Outcome(base, denials)
     if not outcomes:
         return None
     if len(outcomes) == len(codes):
         return mask, outcomes, FactsCondition(0, (0,))  # every customer
     return mask, outcomes, FactsCondition(mask, tuple(sorted(outcomes)))
+
+
+def categories_decided(type_name: str, nodes: Sequence[Node]) -> set[Category]:
+    """Every category a walk of ``nodes`` may ask for: their boundaries' and per-service items', at any depth."""
+    found: set[Category] = set()
+    for node in nodes:
+        if node.boundary is not None:
+            found.add(node.boundary.category)
+        items = PER_SERVICE.get((type_name, node.name))
+        if items is not None:
+            found.add(items)
+        if node.children is not None:
+            found |= categories_decided(node.type_name, node.children)
+    return found
+
+
+class _Settling:
+    """One facts code's decisions over a selection, made as its walk would make them (`outcomes_of`)."""
+
+    def __init__(
+        self,
+        authorizer: Authorizer,
+        division: Division,
+        purpose: Purpose,
+        campaign: frozenset[Category] | None,
+        condition: Condition,
+        code: int,
+    ) -> None:
+        self.authorizer, self.division, self.purpose, self.campaign = authorizer, division, purpose, campaign
+        self.condition, self.code, self.facts = condition, code, decode(code)
+        self.base: dict[tuple[Category, Decision], None] = {}  # the Customer's own fields', in order
+        self.reachable: list[tuple[Category, Decision]] = []
+
+    def decision(self, category: Category, services: Iterable[ServiceCategory | None]) -> Decision | None:
+        """The one decision of ``category`` for every service in scope, when PostgreSQL's condition agrees; else None."""
+        found: Decision | None = None
+        for service in services:
+            decision = self.authorizer.decide(
+                self.division, self.purpose, category, self.facts,
+                service_category=service, campaign_categories=self.campaign,
+            )  # fmt: skip
+            if found is not None and decision != found:
+                return None
+            readable = self.condition(category, None if service is None else service.value)
+            if decision.allowed is not ((self.code & readable.mask) in readable.codes):
+                return None
+            found = decision
+        return found
+
+    def reach(self, decided: tuple[Category, Decision]) -> int:
+        if decided not in self.reachable:
+            self.reachable.append(decided)
+        return self.reachable.index(decided)
+
+    def visits(self, type_name: str, nodes: Sequence[Node], *, nested: bool, in_service: bool) -> tuple[Visit, ...] | None:
+        """Where the boundaries under ``nodes`` lie, decided; None when something there is not settled."""
+        found: list[Visit] = []
+        for node in nodes:
+            boundary, items = node.boundary, PER_SERVICE.get((type_name, node.name))
+            if boundary is not None:
+                scoped = in_service and boundary.service_scoped
+                decision = self.decision(boundary.category, ServiceCategory if scoped else (None,))
+                if decision is None:
+                    return None
+                decided = (boundary.category, decision)
+                if not nested:
+                    self.base[decided] = None
+                if not decision.allowed:
+                    found.append((DENY, (node, node.key), self.reach(decided) if nested else -1, None))
+                    continue  # nothing under it is reached
+                if nested and decided not in self.base:
+                    found.append((REACH, self.reach(decided), None, None))
+            if items is not None:
+                # Settled only when each item is decided as the list: every service alike, allowed as the list is.
+                if boundary is None or items is not boundary.category or self.decision(items, ServiceCategory) != decision:
+                    return None
+            if node.children is not None and walk_of(node.type_name, node.children) is not None:
+                inner = self.visits(node.type_name, node.children, nested=True, in_service=in_service or items is not None)
+                if inner is None:
+                    return None
+                if inner:
+                    found.append(_descend(node.key, node.is_list, inner))
+        return tuple(found)
 
 
 def walk_of(type_name: str, nodes: Sequence[Node]) -> Walk | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
@@ -19,10 +20,13 @@ from gateway.plan import Planner
 from gateway.plan.assemble import path_of
 from gateway.plan.compile import Node, NotPlanned
 from gateway.plan.sql import MARK, compile_document, iso
-from gateway.plan.walk import Built, outcomes_of, walk_of
+from gateway.plan.walk import Built, Outcome, outcomes_of, walk_of
 from gateway.resolvers.customers import FactsCondition
+from gateway.resolvers.database import Database
 from gateway.resolvers.facts import code_condition, encode
+from gateway.resolvers.loaders import Loaders
 from gateway.schema import build_schema, graphql_schema
+from gateway.schema.context import Decisions, Shape
 from tests.e2e.conftest import Gateway
 from tests.factories import make_customer
 
@@ -119,10 +123,51 @@ def test_the_facts_that_settle_a_page_are_those_whose_decisions_no_service_chang
     assert [key for _, key in terminated.denials] == ["name", "services", "invoices"]
     # PostgreSQL finds the settled customers by the same codes.
     assert settled == FactsCondition(mask, tuple(sorted(outcomes)))
-    # A selection decided deeper than the Customer's own fields is never settled.
-    deeper = customer_nodes("query($id: ID!) { customer(id: $id) { services { usage { bytes cellSite } } } }")
-    care = AUTHORIZER.divisions["customer_care"]
-    assert outcomes_of(deeper, AUTHORIZER, care, Purpose("customer_care"), None, condition_for("customer_care", "customer_care")) is None
+
+
+def test_deeper_decisions_settle_when_every_service_is_decided_alike_and_lie_where_the_answer_holds_them() -> None:
+    # Customer care decides a usage record's cell site by the location approval alone,
+    # the same for every service: each code settles, and the answer PostgreSQL wrote
+    # final says where the decisions were made and the denials fall.
+    nodes = customer_nodes("query($id: ID!) { customer(id: $id) { id services { id usage { bytes cellSite } } } }")
+    care, purpose = AUTHORIZER.divisions["customer_care"], Purpose("customer_care")
+    found = outcomes_of(nodes, AUTHORIZER, care, purpose, None, condition_for("customer_care", "customer_care"))
+    assert found is not None
+    mask, outcomes, settled = found
+    assert settled == FactsCondition(0, (0,))  # every customer
+
+    def outcome(location_approved: bool) -> Outcome:
+        facts = Facts(frozenset({ServiceCategory.WIRELESS}), False, False, ApprovalStatus.NONE, False, location_approved, True)
+        return outcomes[encode(facts) & mask]
+
+    def applied(outcome: Outcome, answer: dict[str, Any]) -> tuple[list[list[str | int]], Shape]:
+        run: Any = SimpleNamespace(decisions=Decisions(AUTHORIZER, care, purpose, Loaders(Database(None))), denials=[])
+        outcome.apply(run, 7, orjson.dumps(answer).decode(), (None, "customer"))
+        ((_, shape),) = run.decisions.shapes()
+        return [path_of((link, key)) for link, (_, key) in run.denials], shape
+
+    two = {"id": "7", "services": [{"id": "70", "usage": [{"bytes": 1, "cellSite": None}, {"bytes": 2, "cellSite": None}]},
+                                   {"id": "71", "usage": []}]}  # fmt: skip
+    errors, shape = applied(outcome(False), two)
+    assert errors == [["customer", "services", 0, "usage", i, "cellSite"] for i in (0, 1)]
+    assert shape.disclosed == {Category.SERVICE, Category.USAGE} and shape.denied == {Category.LOCATION}
+    # Without a service, neither usage nor a cell site was ever decided: neither is recorded.
+    errors, shape = applied(outcome(False), {"id": "7", "services": []})
+    assert errors == [] and shape.disclosed == {Category.SERVICE} and not shape.denied
+    # Usage records without one: the location decision was not made either.
+    errors, shape = applied(outcome(False), {"id": "7", "services": [{"id": "71", "usage": []}]})
+    assert errors == [] and shape.disclosed == {Category.SERVICE, Category.USAGE} and not shape.denied
+    errors, shape = applied(outcome(True), two)
+    assert errors == [] and shape.disclosed == {Category.SERVICE, Category.USAGE, Category.LOCATION}
+
+
+def test_a_selection_some_service_decides_otherwise_deeper_is_walked() -> None:
+    # A wireless affiliate may see a wireless service's usage only: usage differs by service.
+    campaign = frozenset({Category.SUBSCRIBER_LIST, Category.SERVICE, Category.USAGE})
+    nodes = customer_nodes("query($id: ID!) { customer(id: $id) { services { id usage { bytes } } } }")
+    condition = condition_for("wireless", "marketing_same_category", campaign)
+    found = outcomes_of(nodes, AUTHORIZER, AUTHORIZER.divisions["wireless"], Purpose("marketing_same_category"), campaign, condition)
+    assert found is None or found[2] != FactsCondition(0, (0,))  # some customers are walked
 
 
 def test_a_part_the_caller_may_never_read_is_not_in_the_statement() -> None:
