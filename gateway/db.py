@@ -149,6 +149,9 @@ async def create_pool(settings: Settings, dsn: str, **overrides: Any) -> asyncpg
             "lock_timeout": str(statement_ms),
             "idle_in_transaction_session_timeout": str(statement_ms * 2),
             "application_name": "cpni-gateway",
+            # Timestamps the planner has PostgreSQL write into answers (gateway.plan.sql.iso)
+            # are in the session's time zone: UTC, as the API writes them.
+            "TimeZone": "UTC",
             # Every statement is prepared once per connection and run with new
             # arguments; PostgreSQL's default re-plans each run for its first
             # five and whenever it guesses a custom plan is cheaper, which for

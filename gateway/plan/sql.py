@@ -124,16 +124,19 @@ def compile_document(
 
 # -- leaves: (type, field) -> SQL over the type's alias -------------------------
 
-# One to_char per value; whole seconds without a fraction, as isoformat() writes them
-# (date_trunc compares timestamps: cheaper than extract's numeric).
+# Whole seconds as PostgreSQL writes a timestamptz in JSON (the gateway's sessions run
+# in UTC, gateway.db.create_pool: "+00:00"); a fraction with its six digits, as
+# isoformat() writes it, by to_char (whose pattern is read on every call: a
+# microsecond a value, twice the JSON output's cost). date_trunc compares
+# timestamps: cheaper than extract's numeric.
 _ISO = (
-    "(to_char({0} AT TIME ZONE 'UTC', CASE WHEN date_trunc('second', {0}) = {0}"
-    " THEN 'YYYY-MM-DD\"T\"HH24:MI:SS+00:00' ELSE 'YYYY-MM-DD\"T\"HH24:MI:SS.US+00:00' END))"
+    "(CASE WHEN date_trunc('second', {0}) = {0} THEN to_json({0})"
+    " ELSE to_json(to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US+00:00')) END)"
 )
 
 
 def iso(column: str) -> str:
-    """``datetime.isoformat()`` of a timestamptz, in UTC, as the reference path writes it (null stays null)."""
+    """``datetime.isoformat()`` of a timestamptz, in UTC, as the reference path writes it, as json (null stays null)."""
     return _ISO.format(column)
 
 

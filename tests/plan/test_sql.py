@@ -16,6 +16,8 @@ from bench.workload import FULL_PROFILE
 from gateway.authz.decide import Authorizer
 from gateway.authz.model import ApprovalStatus, Category, Facts, Purpose, Regime, ServiceCategory
 from gateway.authz.policy import load_policy
+from gateway.config import Settings
+from gateway.db import create_pool
 from gateway.plan import Planner
 from gateway.plan.assemble import path_of
 from gateway.plan.compile import Node, NotPlanned
@@ -189,10 +191,23 @@ async def test_timestamps_are_written_as_python_writes_them(pool: asyncpg.Pool) 
     base = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
     values = [base, base.replace(microsecond=1), base.replace(microsecond=500000), base + timedelta(days=300, seconds=59),
               datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)]  # fmt: skip
-    async with pool.acquire() as conn:
+    async with pool.acquire() as conn:  # a gateway session (gateway.db.create_pool: in UTC)
         for value in values:
-            assert await conn.fetchval(f"SELECT {iso('$1::timestamptz')}", value) == value.isoformat()
+            assert orjson.loads(await conn.fetchval(f"SELECT {iso('$1::timestamptz')}", value)) == value.isoformat()
         assert await conn.fetchval(f"SELECT {iso('NULL::timestamptz')}") is None
+
+
+async def test_a_gateway_session_runs_in_utc_whatever_the_servers_default(database_url: str, settings: Settings) -> None:
+    admin = await asyncpg.connect(database_url, server_settings={"TimeZone": "America/Denver"})
+    try:
+        assert await admin.fetchval("SELECT to_json('2026-03-01 12:00:00+00'::timestamptz)::text") != '"2026-03-01T12:00:00+00:00"'
+    finally:
+        await admin.close()
+    gateway_pool = await create_pool(settings, database_url, min_size=1, max_size=1)
+    try:
+        assert await gateway_pool.fetchval("SELECT to_json('2026-03-01 12:00:00+00'::timestamptz)::text") == '"2026-03-01T12:00:00+00:00"'
+    finally:
+        await gateway_pool.close()
 
 
 async def test_an_int_beyond_32_bits_is_answered_as_the_reference_answers_it(gateway: Gateway, pool: asyncpg.Pool) -> None:
