@@ -56,8 +56,9 @@ def planner_counts(gw: Gateway) -> dict[str, int]:
 
 async def events(pool: asyncpg.Pool, request_id: str) -> list[tuple[Any, ...]]:
     rows = await pool.fetch(
-        "SELECT customer_id, disclosed, denied, policy_ids, operation_name, purpose, campaign_id"
-        " FROM audit_events WHERE request_id = $1 ORDER BY customer_id NULLS LAST",
+        "SELECT customer_id, customer_ids, disclosed, denied, policy_ids, operation_name, purpose, campaign_id"
+        " FROM audit_events WHERE request_id = $1"
+        " ORDER BY coalesce(customer_id, customer_ids[1]) NULLS LAST, cardinality(customer_ids) NULLS FIRST",
         request_id,
     )
     return [tuple(r) for r in rows]
