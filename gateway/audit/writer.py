@@ -3,7 +3,8 @@
 One event per customer the request read or was denied, plus one without a
 customer for a denial tied to none (a filter on a category the caller can
 never read). A request's events go to ``audit_append`` (migrations 0002,
-0004, 0007, 0008, 0010: the customers treated alike as one record), which
+0004, 0007, 0008, 0010: the customers treated alike as one record, made
+as one from the request's decisions, :func:`request_records`), which
 links them into a hash chain under the chain head's lock. If the write
 fails the request fails closed (:class:`AuditUnavailable` -> HTTP 503, no
 data). Never field values, never tokens.

@@ -9,10 +9,11 @@ A customer by id or a page of customers is answered by one statement that
 finds them, reads their facts and builds each one's answer as JSON, every
 boundary guarded in SQL by the caller's decision (:mod:`gateway.plan.sql`).
 A customer whose facts code settles the selection (every decision known
-from the code alone, none deeper than the Customer's own fields) gets its
-answer written final, with the errors and record the code stands for;
-for the others Python makes the same decisions for the audit, checks them
-against what PostgreSQL built and adds the errors (:mod:`gateway.plan.walk`). Other
+from the code alone, the same for every service) gets its answer written
+final, with the record and errors the code stands for (decisions below the
+Customer's own fields where the answer holds their objects); for the
+others Python makes the same decisions for the audit, checks them against
+what PostgreSQL built and adds the errors (:mod:`gateway.plan.walk`). Other
 selections run wave by wave: every decision of a wave first, then one
 statement per kind of object, then the answer assembled as plain dicts. Everything else, and anything
 unusual, runs on the reference path, which stays the definition of the

@@ -21,12 +21,13 @@ the audit records), checks that PostgreSQL agreed, and turns each denial
 into its FORBIDDEN error.
 
 A customer whose facts *settle* the selection (``settled``: for them every
-decision is known in advance, the same for every service, and none lies
-deeper than the Customer's own fields) gets its answer written final
-instead: a denied field is ``null``, a per-service list holds only the
-items the caller may see, nothing is marked. That text goes into the
-response as it is; Python adds the errors and records the decisions its
-facts code stands for (`gateway.plan.walk.Settled`). A selection this
+decision is known in advance, the same for every service) gets its answer
+written final instead: a denied field is ``null``, a per-service list
+holds only the items the caller may see, nothing is marked. That text
+goes into the response as it is; Python adds the errors and records the
+decisions its facts code stands for, reading the text only when the
+selection is decided below the Customer's own fields, to find where
+(`gateway.plan.walk.Outcome`). A selection this
 module does not know raises :class:`NotCompiled`, and the plan assembles
 the answer in Python instead.
 """

@@ -12,7 +12,11 @@ the authorizer denies, or the other way round) the walk raises
 The walk is compiled once per selection and visits only the parts of the
 answer on the way to a boundary. A customer whose facts settle the
 selection is not walked: PostgreSQL wrote its answer final, and its
-decisions and denials are those its facts code stands for (:class:`Settled`).
+decisions and denials are those its facts code stands for (:class:`Settled`,
+:class:`Outcome`). Below the Customer's own fields a decision is made only
+where the answer holds an object it is asked on (a usage record's cell
+site, for each usage record): for such a selection the final text is read
+to find them, without deciding or checking anything again.
 """
 
 from __future__ import annotations
