@@ -194,10 +194,10 @@ class Decisions:
         """A lookup ran (by phone number): it is audited even when it found no one."""
         self.lookups += 1
 
-    def note_public(self, customer_id: int) -> None:
-        """A customer appeared in the response with its PUBLIC fields."""
+    def note_public(self, *customer_ids: int) -> None:
+        """Customers appeared in the response with their PUBLIC fields (a page's, at once)."""
         self._shapes = self._groups = None
-        self._public.add(customer_id)
+        self._public.update(customer_ids)
 
     def note_disclosed(self, customer_id: int, categories: frozenset[Category], decision: Decision) -> None:
         """Categories of a customer shown by an operation the caller was allowed (``decision``)."""

@@ -151,16 +151,16 @@ async def page_customers(
     )
     matched = await customer_page(ctx.loaders.db, query)
     rows = matched[:first]
-    facts: dict[int, Facts] = {}
-    for row, row_facts in rows:
-        if answer is None:  # the reference path's loaders (an answered page is the planner's)
-            ctx.loaders.customer.prime(row.id, row)  # type: ignore[arg-type]
-            ctx.loaders.facts.prime(row.id, row_facts)
-        facts[row.id] = row_facts
-        ctx.decisions.note_public(row.id)
-        for category, scope in checks:
-            # Matching on a category discloses it: recorded like a read.
-            ctx.decisions.check_loaded(row.id, category, scope, row_facts)
+    facts = {row.id: row_facts for row, row_facts in rows}
+    ctx.decisions.note_public(*facts)
+    if answer is None or checks:
+        for row, row_facts in rows:
+            if answer is None:  # the reference path's loaders (an answered page is the planner's)
+                ctx.loaders.customer.prime(row.id, row)  # type: ignore[arg-type]
+                ctx.loaders.facts.prime(row.id, row_facts)
+            for category, scope in checks:
+                # Matching on a category discloses it: recorded like a read.
+                ctx.decisions.check_loaded(row.id, category, scope, row_facts)
     if cursors:
         edges: list[tuple[str | None, CustomerRow | AnsweredRow]] = [
             (ctx.seal_cursor(CONNECTION, bound, (row.id,)), row) for row, _ in rows
