@@ -457,22 +457,20 @@ class Execution:
                     answer=answer, cursors=self.program.edge_cursors(node), end_cursor=self.program.end_cursor(node),
                 )  # fmt: skip
                 self.facts.update(page.facts)
-                edges: list[Any] | None = None
+                edges: list[Any] | None
                 if answering is None or answer is None:
                     edges = [Edge(cursor, row) for cursor, row in page.edges]
-                elif answering.document.settles:
-                    edges = self._settled_edges(node, page.edges, answering)  # type: ignore[arg-type]
-                if edges is None:
-                    assert answering is not None
-                    built = answering.customer
-                    edges = [Edge(cursor, built(row.id, row.answer, row.code)) for cursor, row in page.edges]  # type: ignore[union-attr]
+                else:
+                    edges = self._settled_edges(node, page.edges, answering) if answering.document.settles else None  # type: ignore[arg-type]
+                    if edges is None:
+                        built = answering.customer
+                        edges = [Edge(cursor, built(row.id, row.answer, row.code)) for cursor, row in page.edges]  # type: ignore[union-attr]
                 value = Connection(edges, PageInfo(page.has_next, page.end_cursor))
             else:
                 raise NotPlanned()  # not in ROOTS
         except (GraphQLError, AnswerOutOfRange):
             raise NotPlanned() from None  # the reference says how it fails
         data[node.key] = self.program.completes[id(node)](self, value, (None, node.key))
-
 
     def _settled_edges(
         self, root: Node, rows: list[tuple[str | None, AnsweredRow]], answering: Answering
@@ -485,9 +483,9 @@ class Execution:
         noted at the customer's node, customer after customer.
         """
         layout = self.program.edge_layout(root)
-        outcomes, mask = answering.outcomes, answering.mask
-        if layout is None or not outcomes:
+        if layout is None:
             return None
+        outcomes, mask = answering.outcomes, answering.mask
         found = [outcomes.get(row.code & mask) for _, row in rows]
         if any(outcome is None for outcome in found):
             return None
