@@ -34,6 +34,7 @@ the answer in Python instead.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -381,14 +382,20 @@ def month_of(run: Execution, node: Node) -> str:
     return str(month)
 
 
+@functools.lru_cache(maxsize=256)
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    """The first instant of ``YYYY-MM`` (UTC) and of the month after it."""
+    start = datetime(int(month[:4]), int(month[5:]), 1, tzinfo=UTC)
+    end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+    return start, end
+
+
 def _month_start(run: Execution, node: Node) -> datetime:
-    month = month_of(run, node)
-    return datetime(int(month[:4]), int(month[5:]), 1, tzinfo=UTC)
+    return month_bounds(month_of(run, node))[0]
 
 
 def _month_end(run: Execution, node: Node) -> datetime:
-    start = _month_start(run, node)
-    return start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+    return month_bounds(month_of(run, node))[1]
 
 
 def _usage_summary(b: _Builder, node: Node) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import NewType
@@ -50,9 +51,32 @@ def _datetime(value: object) -> datetime:
     return parsed
 
 
+class _MonthClock:
+    """This month, read from the clock again only once it is over (a local time read costs microseconds a request)."""
+
+    __slots__ = ("_month", "_since", "_until")
+
+    def __init__(self) -> None:
+        self._month = ""
+        # The month's first instant and the next month's, local time, as POSIX timestamps.
+        self._since = self._until = 0.0
+
+    def __call__(self) -> str:
+        now = time.time()
+        if not self._since <= now < self._until:  # a new month (or the clock was set back)
+            today = datetime.fromtimestamp(now)
+            following = datetime(today.year + (today.month == 12), today.month % 12 + 1, 1)
+            self._month = today.strftime("%Y-%m")
+            self._since, self._until = datetime(today.year, today.month, 1).timestamp(), following.timestamp()
+        return self._month
+
+
+_THIS_MONTH = _MonthClock()
+
+
 def current_month() -> str:
     """This month as ``YYYY-MM`` (local time): the month a usage summary is for when none is asked."""
-    return datetime.now().strftime("%Y-%m")
+    return _THIS_MONTH()
 
 
 def is_month(text: str) -> bool:
