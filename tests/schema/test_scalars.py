@@ -11,8 +11,8 @@ from gateway.plan.sql import month_bounds
 from gateway.schema import scalars
 
 
-def _local(year: int, month: int, day: int, hour: int = 0, second: int = 0) -> float:
-    return datetime(year, month, day, hour, 0, second).timestamp()  # naive: local time
+def _local(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> float:
+    return datetime(year, month, day, hour, minute).timestamp()  # naive: local time
 
 
 def test_the_current_month_is_the_local_month_and_turns_at_local_midnight(monkeypatch: pytest.MonkeyPatch) -> None:
