@@ -360,7 +360,18 @@ class Execution:
         """One FORBIDDEN error per denial, in document order (sorted unless met in it)."""
         program = self.program
         at, denial = FieldError.at, program.denial
-        errors = [at(path_of((link, key)), denial(node)) for link, (node, key) in self.denials]
+        errors = []
+        # The denials of a list's items come one after another, under one parent: its path is made once.
+        parent: Link = None  # the link the last item sat under, and its path
+        above: list[str | int] = []
+        for link, (node, key) in self.denials:
+            if link is not None and link[0] is parent and parent is not None:
+                path = [*above, link[1], key]
+            else:
+                path = path_of((link, key))
+                if link is not None and link[0] is not None:
+                    parent, above = link[0], path[:-2]
+            errors.append(at(path, denial(node)))
         if not in_order:
             errors.sort(key=lambda error: program.position(error.formatted["path"]))
         return errors
