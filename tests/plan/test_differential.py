@@ -280,3 +280,24 @@ async def test_a_settled_page_with_denials_answers_alike_however_its_edges_are_l
         assert page["again"]["hasNextPage"] or made <= seen
         after = page["again"]["endCursor"]
     assert counts["fallback"] == before["fallback"]
+
+
+async def test_each_usage_record_of_each_service_gets_its_own_cell_site_error_in_document_order(
+    gateway: Gateway, reference: Gateway, pool: asyncpg.Pool
+) -> None:
+    # Customer care without the customer's location approval: every cell site is denied,
+    # one FORBIDDEN per usage record, service after service, as the reference orders them.
+    cid = (await make_customer(pool, services=("WIRELESS", "LOCAL", "LONG_DISTANCE"), usage_per_service=3)).id
+    query = "query($id: ID!) { customer(id: $id) { services { id usage { startedAt cellSite } } name } }"
+    counts = planner_counts(gateway)
+    before = counts["planned"]
+    planned, expected = await both(
+        gateway, reference, pool, query, division="customer_care", purpose="customer_care", variables={"id": str(cid)}
+    )
+    assert planned == expected
+    assert counts["planned"] == before + 1
+    errors = [dict(e) for e in planned["body"][1][1]]
+    assert [e["path"] for e in errors] == [
+        ["customer", "services", s, "usage", u, "cellSite"] for s in range(3) for u in range(3)
+    ]
+    assert {dict(e["extensions"])["code"] for e in errors} == {"FORBIDDEN"}
