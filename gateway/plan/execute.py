@@ -361,16 +361,16 @@ class Execution:
         program = self.program
         at, denial = FieldError.at, program.denial
         errors = []
-        # The denials of a list's items come one after another, under one parent: its path is made once.
-        parent: Link = None  # the link the last item sat under, and its path
-        above: list[str | int] = []
+        # The denials of a list's items come one after another under one parent: its path is made once.
+        parent: Link = None
+        above: list[str | int] = []  # the parent's path
         for link, (node, key) in self.denials:
-            if link is not None and link[0] is parent and parent is not None:
+            if link is not None and (head := link[0]) is not None:
+                if head is not parent:
+                    parent, above = head, path_of(head)
                 path = [*above, link[1], key]
             else:
                 path = path_of((link, key))
-                if link is not None and link[0] is not None:
-                    parent, above = link[0], path[:-2]
             errors.append(at(path, denial(node)))
         if not in_order:
             errors.sort(key=lambda error: program.position(error.formatted["path"]))
