@@ -48,7 +48,7 @@ class Observation:
         outcome = self.outcome or ("OK" if status == 200 else str(status))
         metrics.request(self.division, self.purpose, outcome, seconds, self.decisions)
         if pool is not None:
-            metrics.pool(pool)
+            metrics.request_ended(pool)
         fields = {
             "request_id": self.request_id,
             "division": self.division,
