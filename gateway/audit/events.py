@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from gateway.audit.verify import EVENT_FIELDS
+from gateway.audit.verify import BUCKET_SHIFT, EVENT_FIELDS
 
 # One row per event, the row's columns as e.*, its customer as m.customer_id.
 EVENTS = (
@@ -70,8 +70,15 @@ class AuditQuery:
         if self.division is not None:
             add("e.division = {}", self.division)
         if self.customer_id is not None:
-            # Each side of the OR has its index (audit_events_customer, audit_events_customers).
-            add("(e.customer_id = {0} OR e.customer_ids @> ARRAY[{0}]::bigint[])", self.customer_id)
+            # Each side of the OR has its index: a row of one event (audit_events_customer), a
+            # record by its customer's bucket (audit_events_customer_buckets, migration 0011), a
+            # record written before buckets (audit_events_customers).
+            add(
+                "(e.customer_id = {0}"
+                f" OR (e.customer_buckets @> ARRAY[{{0}}::bigint >> {BUCKET_SHIFT}] AND e.customer_ids @> ARRAY[{{0}}]::bigint[])"
+                " OR (e.customer_buckets IS NULL AND e.customer_ids @> ARRAY[{0}]::bigint[]))",
+                self.customer_id,
+            )
             if events:
                 conditions.append(f"m.customer_id = ${len(args)}")
         if self.purpose is not None:

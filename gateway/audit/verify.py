@@ -28,6 +28,10 @@ EVENT_FIELDS = (
 )  # fmt: skip
 EVENT_COLUMNS = ", ".join(EVENT_FIELDS)
 
+# A record's customers by bucket (migration 0011): what its customer_buckets must hold.
+BUCKET_SHIFT = 6
+BUCKETS_OF_RECORD = f"ARRAY(SELECT DISTINCT m >> {BUCKET_SHIFT} FROM unnest(customer_ids) m ORDER BY 1)"
+
 
 @dataclass(frozen=True)
 class ChainResult:
@@ -112,6 +116,17 @@ async def verify_chain(pool: asyncpg.Pool, chain: int, *, from_checkpoint: bool,
                 if walker.broken is not None:
                     break
             broken = walker.finish(head["seq"], bytes(head["hash"]))
+            if broken is None:
+                # The digest covers a record's customers, not its buckets (migration 0011): they must agree.
+                wrong = await conn.fetchrow(
+                    "SELECT id, seq FROM audit_events WHERE chain = $1 AND seq > $2 AND customer_buckets IS NOT NULL"
+                    f" AND customer_buckets IS DISTINCT FROM {BUCKETS_OF_RECORD} ORDER BY seq LIMIT 1",
+                    chain,
+                    start_seq,
+                )
+                if wrong is not None:
+                    reason = "its customer buckets do not match its customers"
+                    broken = Break(chain, wrong["id"], wrong["seq"], reason)
         if record and broken is None and walker.count and walker.seq not in known:
             await conn.execute(
                 "INSERT INTO audit_checkpoints (chain, seq, hash, event_at, kind) VALUES ($1, $2, $3, $4, 'verified')",
@@ -121,3 +136,4 @@ async def verify_chain(pool: asyncpg.Pool, chain: int, *, from_checkpoint: bool,
                 walker.last_at,
             )
     return ChainResult(chain, start_seq, walker.count, head["seq"], broken)
+

@@ -116,6 +116,8 @@ async def test_customers_treated_alike_share_one_record(gateway: Gateway, pool: 
     # One row for the three events, its customers in order (migration 0010).
     assert record["customer_id"] is None
     assert record["customer_ids"] == [m.id for m in made]
+    # Indexed by its customers' buckets, each once, ascending (migration 0011).
+    assert record["customer_buckets"] == sorted({m.id >> 6 for m in made})
     assert (record["disclosed"], record["denied"]) == (["PUBLIC", "SUBSCRIBER_LIST"], [])
 
 

@@ -185,3 +185,28 @@ async def test_a_record_of_several_customers_reads_as_one_event_each(gateway: Ga
     for m in made:
         mine = await audit_events(gateway, filter={"customerId": str(m.id)})
         assert [(e["node"]["requestId"], e["node"]["customerId"]) for e in mine["edges"]] == [(request_id, str(m.id))]
+
+
+async def test_a_customers_trail_holds_the_records_that_hold_the_customer_not_its_bucket(
+    gateway: Gateway, pool: asyncpg.Pool
+) -> None:
+    made = [await make_customer(pool) for _ in range(2)]
+    beside = await make_customer(pool)  # the next id: in the same bucket as the others, or the next one
+    ids = ", ".join(f'c{m.id}: customer(id: "{m.id}") {{ name }}' for m in made)
+    response = await gateway.query(f"{{ {ids} }}", division="customer_care")
+    assert response.status_code == 200, response.text
+    request_id = response.headers["X-Request-Id"]
+
+    def requests(page: dict[str, Any]) -> list[str]:
+        return [e["node"]["requestId"] for e in page["edges"]]
+
+    assert requests(await audit_events(gateway, filter={"customerId": str(made[0].id)})) == [request_id]
+    assert request_id not in requests(await audit_events(gateway, filter={"customerId": str(beside.id)}))
+
+    # A record written before buckets were (migration 0011) is found by its customers all the same.
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL session_replication_role = replica")  # past the append-only trigger
+        await conn.execute("UPDATE audit_events SET customer_buckets = NULL WHERE request_id = $1", request_id)
+    for m in made:
+        assert requests(await audit_events(gateway, filter={"customerId": str(m.id)})) == [request_id]
+    assert request_id not in requests(await audit_events(gateway, filter={"customerId": str(beside.id)}))

@@ -176,3 +176,23 @@ async def test_a_customer_taken_out_of_a_record_or_moved_in_it_is_named(fresh_da
         assert f"event id {record['id']} (seq {record['seq']}): contents do not match" in result.output
     await tamper(url, f"UPDATE audit_events SET customer_ids = '{{7,8,9}}' WHERE id = {record['id']}")
     assert (await Cli(url)("audit", "verify")).exit_code == 0
+
+
+async def test_a_record_whose_buckets_disagree_with_its_customers_is_named(fresh_database: FreshDatabase) -> None:
+    url = await fresh_database()
+    writer = await AuditWriter.open(Settings(database_url=url), url)
+    try:
+        assert await writer.append([event(n, "page") for n in (7, 8, 200)]) == 3
+    finally:
+        await writer.close()
+    conn = await asyncpg.connect(url)
+    record = await conn.fetchrow("SELECT id, seq, customer_buckets FROM audit_events WHERE request_id = 'page'")
+    await conn.close()
+    assert record["customer_buckets"] == [0, 3]  # 7 >> 6, 8 >> 6 and 200 >> 6
+    # Buckets are not in the digest: a record taken out of a customer's bucket would hide from its trail.
+    await tamper(url, f"UPDATE audit_events SET customer_buckets = '{{0}}' WHERE id = {record['id']}")
+    result = await Cli(url)("audit", "verify")
+    assert result.exit_code == 1
+    assert f"event id {record['id']} (seq {record['seq']}): its customer buckets do not match" in result.output
+    await tamper(url, f"UPDATE audit_events SET customer_buckets = '{{0,3}}' WHERE id = {record['id']}")
+    assert (await Cli(url)("audit", "verify")).exit_code == 0
