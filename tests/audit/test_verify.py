@@ -157,16 +157,23 @@ async def test_a_chain_rewritten_with_fresh_hashes_disagrees_with_its_checkpoint
     assert "differs from the one recorded at a checkpoint" in result.output
 
 
-async def test_a_customer_taken_out_of_a_record_or_moved_in_it_is_named(fresh_database: FreshDatabase) -> None:
+async def one_record(fresh_database: FreshDatabase, customers: tuple[int, ...]) -> tuple[str, asyncpg.Record]:
+    """A database whose trail is one record of ``customers`` (request ``page``), and that record's row."""
     url = await fresh_database()
     writer = await AuditWriter.open(Settings(database_url=url), url)
     try:
-        assert await writer.append([event(n, "page") for n in (7, 8, 9)]) == 3
+        assert await writer.append([event(n, "page") for n in customers]) == len(customers)
     finally:
         await writer.close()
     conn = await asyncpg.connect(url)
-    record = await conn.fetchrow("SELECT id, seq, customer_ids FROM audit_events WHERE request_id = 'page'")
+    record = await conn.fetchrow("SELECT * FROM audit_events WHERE request_id = 'page'")
     await conn.close()
+    assert record is not None
+    return url, record
+
+
+async def test_a_customer_taken_out_of_a_record_or_moved_in_it_is_named(fresh_database: FreshDatabase) -> None:
+    url, record = await one_record(fresh_database, (7, 8, 9))
     assert record["customer_ids"] == [7, 8, 9]
     assert (await Cli(url)("audit", "verify")).output.startswith("OK: 64 chains, 3 events verified")
     for changed in ("{7,9}", "{9,8,7}", "{7,8,10}"):
@@ -179,15 +186,7 @@ async def test_a_customer_taken_out_of_a_record_or_moved_in_it_is_named(fresh_da
 
 
 async def test_a_record_whose_buckets_disagree_with_its_customers_is_named(fresh_database: FreshDatabase) -> None:
-    url = await fresh_database()
-    writer = await AuditWriter.open(Settings(database_url=url), url)
-    try:
-        assert await writer.append([event(n, "page") for n in (7, 8, 200)]) == 3
-    finally:
-        await writer.close()
-    conn = await asyncpg.connect(url)
-    record = await conn.fetchrow("SELECT id, seq, customer_buckets FROM audit_events WHERE request_id = 'page'")
-    await conn.close()
+    url, record = await one_record(fresh_database, (7, 8, 200))
     assert record["customer_buckets"] == [0, 3]  # 7 >> 6, 8 >> 6 and 200 >> 6
     # Buckets are not in the digest: a record taken out of a customer's bucket would hide from its trail.
     await tamper(url, f"UPDATE audit_events SET customer_buckets = '{{0}}' WHERE id = {record['id']}")
