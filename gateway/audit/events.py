@@ -27,6 +27,12 @@ EVENTS = (
     " FROM unnest(e.customer_ids) WITH ORDINALITY AS c(customer_id, member)"
     ") AS m(customer_id, member)"
 )
+# A customer's rows, {0} its id: see AuditQuery.where.
+_CUSTOMER = (
+    "(e.customer_id = {0}"
+    " OR (e.customer_buckets @> ARRAY[{0}::bigint >> %d] AND e.customer_ids @> ARRAY[{0}]::bigint[])"
+    " OR (e.customer_buckets IS NULL AND e.customer_ids @> ARRAY[{0}]::bigint[]))"
+) % BUCKET_SHIFT
 # What an event is read as: a row's columns, the record's list left out.
 _EVENT_COLUMNS = ", ".join(
     "m.customer_id" if c == "customer_id" else f"e.{c}" for c in EVENT_FIELDS if c != "customer_ids"
@@ -73,12 +79,7 @@ class AuditQuery:
             # Each side of the OR has its index: a row of one event (audit_events_customer), a
             # record by its customer's bucket (audit_events_customer_buckets, migration 0011), a
             # record written before buckets (audit_events_customers).
-            add(
-                "(e.customer_id = {0}"
-                f" OR (e.customer_buckets @> ARRAY[{{0}}::bigint >> {BUCKET_SHIFT}] AND e.customer_ids @> ARRAY[{{0}}]::bigint[])"
-                " OR (e.customer_buckets IS NULL AND e.customer_ids @> ARRAY[{0}]::bigint[]))",
-                self.customer_id,
-            )
+            add(_CUSTOMER, self.customer_id)
             if events:
                 conditions.append(f"m.customer_id = ${len(args)}")
         if self.purpose is not None:

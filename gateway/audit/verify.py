@@ -30,7 +30,11 @@ EVENT_COLUMNS = ", ".join(EVENT_FIELDS)
 
 # A record's customers by bucket (migration 0011): what its customer_buckets must hold.
 BUCKET_SHIFT = 6
-BUCKETS_OF_RECORD = f"ARRAY(SELECT DISTINCT m >> {BUCKET_SHIFT} FROM unnest(customer_ids) m ORDER BY 1)"
+# Read beside each row: the digest covers a record's customers, not its buckets, so they must agree.
+BUCKETS_AGREE = (
+    f"(customer_buckets IS NULL OR customer_buckets = ARRAY(SELECT DISTINCT m >> {BUCKET_SHIFT}"
+    " FROM unnest(customer_ids) m ORDER BY 1)) AS buckets_agree"
+)
 
 
 @dataclass(frozen=True)
@@ -106,27 +110,20 @@ async def verify_chain(pool: asyncpg.Pool, chain: int, *, from_checkpoint: bool,
             }
             walker = ChainWalker(chain, start_seq, start_hash, known)
             cursor = conn.cursor(
-                f"SELECT {EVENT_COLUMNS} FROM audit_events WHERE chain = $1 AND seq > $2 ORDER BY seq",
+                f"SELECT {EVENT_COLUMNS}, {BUCKETS_AGREE} FROM audit_events WHERE chain = $1 AND seq > $2 ORDER BY seq",
                 chain,
                 start_seq,
                 prefetch=BATCH,
             )
+            buckets: Break | None = None  # the first record whose buckets disagree with its customers
             async for row in cursor:
                 walker.feed(StoredEvent.from_row(row))
                 if walker.broken is not None:
                     break
-            broken = walker.finish(head["seq"], bytes(head["hash"]))
-            if broken is None:
-                # The digest covers a record's customers, not its buckets (migration 0011): they must agree.
-                wrong = await conn.fetchrow(
-                    "SELECT id, seq FROM audit_events WHERE chain = $1 AND seq > $2 AND customer_buckets IS NOT NULL"
-                    f" AND customer_buckets IS DISTINCT FROM {BUCKETS_OF_RECORD} ORDER BY seq LIMIT 1",
-                    chain,
-                    start_seq,
-                )
-                if wrong is not None:
-                    reason = "its customer buckets do not match its customers"
-                    broken = Break(chain, wrong["id"], wrong["seq"], reason)
+                if not row["buckets_agree"]:
+                    buckets = Break(chain, row["id"], row["seq"], "its customer buckets do not match its customers")
+                    break
+            broken = buckets or walker.finish(head["seq"], bytes(head["hash"]))
         if record and broken is None and walker.count and walker.seq not in known:
             await conn.execute(
                 "INSERT INTO audit_checkpoints (chain, seq, hash, event_at, kind) VALUES ($1, $2, $3, $4, 'verified')",
